@@ -1,0 +1,181 @@
+"""The show, as the producer wrote it: typed, validated, immutable.
+
+`stream_ops.showfile.load_show(path)` builds these from YAML; nothing here reads
+files or touches media. Secrets are wrapped in `Secret` so that a repr, a log line
+or a JSON dump shows `****` instead of a stream key.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+SOURCE_KINDS = ("rtmp", "srt", "pull", "file", "image", "test", "color", "webrtc")
+OUTPUT_KINDS = ("rtmp", "srt", "file")
+LAYER_KINDS = ("source", "image", "text", "color", "qr", "jobcard")
+TRANSITIONS = ("cut", "fade")
+
+SourceKind = Literal["rtmp", "srt", "pull", "file", "image", "test", "color", "webrtc"]
+OutputKind = Literal["rtmp", "srt", "file"]
+LayerKind = Literal["source", "image", "text", "color", "qr", "jobcard"]
+
+
+class Secret(str):
+    """A string that never shows itself: repr/str/format give `****`.
+
+    Use `.reveal()` at the one place the value is needed (an ffmpeg argv).
+    """
+
+    def __new__(cls, value: str) -> "Secret":
+        obj = super().__new__(cls, "****" if value else "")
+        obj._value = value  # type: ignore[attr-defined]
+        return obj
+
+    def reveal(self) -> str:
+        return self._value  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        return "Secret('****')"
+
+
+@dataclass(frozen=True)
+class Rect:
+    """x, y, w, h in canvas pixels."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    def scaled(self, sx: float, sy: float) -> "Rect":
+        return Rect(round(self.x * sx), round(self.y * sy), max(1, round(self.w * sx)), max(1, round(self.h * sy)))
+
+    def as_list(self) -> list[int]:
+        return [self.x, self.y, self.w, self.h]
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    width: int = 1280
+    height: int = 720
+    fps: int = 30
+    bitrate_kbps: int = 3000
+    keyframe_s: float = 2.0
+    preset: str = "veryfast"
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    sample_rate: int = 44100
+    channels: int = 2
+    bitrate_kbps: int = 128
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    kind: SourceKind
+    label: str = ""                 # display name in the panel; defaults to name
+    listen: str | None = None       # rtmp/srt: URL ffmpeg listens on
+    url: str | None = None          # pull: URL ffmpeg pulls from
+    path: Path | None = None        # file/image: resolved against the show file's folder
+    loop: bool = True               # file
+    color: str = "#000000"          # color: #rrggbb
+    audio: bool = True              # take this source's audio at all
+    gain_db: float = 0.0
+    muted: bool = False
+    options: dict[str, Any] = field(default_factory=dict)  # kind-specific extras (webrtc: max_width, ...)
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    kind: LayerKind
+    rect: Rect | None = None        # None: the whole canvas
+    source: str | None = None       # kind=source
+    image: Path | None = None       # kind=image
+    text: str | None = None         # kind=text; may hold {{ templates }}
+    qr: str | None = None           # kind=qr: URL template
+    color: str = "#ffffff"          # text colour / colour layer fill, #rrggbb or #rrggbbaa
+    background: str | None = None   # text/qr/jobcard box fill, #rrggbb or #rrggbbaa
+    size: int = 36                  # text font size in canvas pixels
+    align: Literal["left", "center", "right"] = "left"
+    crop: tuple[float, float, float, float] | None = None  # left, top, right, bottom fractions cut away
+    opacity: float = 1.0
+    fit: Literal["contain", "cover", "stretch"] = "contain"
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    name: str
+    layers: tuple[LayerConfig, ...]
+    label: str = ""
+    audio: tuple[str, ...] | None = None   # sources heard; None = sources visible in the scene
+
+    def visible_sources(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(l.source for l in self.layers if l.kind == "source" and l.source))
+
+    def heard_sources(self) -> tuple[str, ...]:
+        return self.audio if self.audio is not None else self.visible_sources()
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    name: str
+    kind: OutputKind
+    url: str | None = None          # rtmp/srt target (may embed a Secret via ${VAR})
+    key: Secret | None = None       # rtmp stream key, appended as the last path segment
+    path: str | None = None         # file: template with {show}, {start:%Y...}, {name}
+    platform: str = ""              # channels / douyin / bilibili / kuaishou / youtube / gateway / record ...
+    label: str = ""
+    autostart: bool = False
+
+    def target_url(self) -> str:
+        """The real URL for ffmpeg's argv; never log or return it."""
+        base = _reveal(self.url or "")
+        if self.key:
+            return base.rstrip("/") + "/" + self.key.reveal()
+        return base
+
+    def masked_target(self) -> str:
+        """What the panel and API show: scheme, host and path, secrets as ****."""
+        if self.kind == "file":
+            return self.path or ""
+        shown = str(self.url or "")
+        try:
+            parts = urlsplit(shown)
+            netloc = parts.hostname or ""
+            if parts.port:
+                netloc += f":{parts.port}"
+            query = "****" if parts.query else ""
+            shown = urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+        except ValueError:
+            shown = "****"
+        if self.key:
+            shown = shown.rstrip("/") + "/****"
+        return shown
+
+
+def _reveal(value: str) -> str:
+    return value.reveal() if isinstance(value, Secret) else value
+
+
+@dataclass(frozen=True)
+class ShowConfig:
+    name: str
+    path: Path                      # the show file
+    video: VideoSettings
+    audio: AudioSettings
+    sources: dict[str, SourceConfig]
+    scenes: dict[str, SceneConfig]
+    outputs: dict[str, OutputConfig]
+    start_scene: str                # first scene on program (show.start_scene or the first scene)
+    transition: str = "fade"        # default AUTO transition
+    transition_ms: int = 500
+    data_dir: Path = Path("data")   # SQLite store, logs (resolved against the show file's folder)
+    public_url: str | None = None   # base URL phones and applicants reach (QR codes); None = from request
+    jobfair: Any = None             # stream_ops.jobfair.model.JobFair when the show has a `jobfair:` section
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
