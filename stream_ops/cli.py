@@ -1,0 +1,97 @@
+"""The `stream-ops` command: validate, schema, run, export."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .config import ShowConfig
+from .problems import ShowFileError
+
+
+def _load(path: str) -> tuple[ShowConfig, list[str]] | None:
+    """Load and check the show file; print every problem and return None when it is wrong."""
+    from .showfile import load_show
+
+    try:
+        config, warnings = load_show(path)
+    except ShowFileError as exc:
+        for line in exc.lines + exc.warnings:
+            print(line)
+        if len(exc.lines) > 1:
+            print(f"{path}: {len(exc.lines)} problems")
+        return None
+    for line in warnings:
+        print(line)
+    return config, warnings
+
+
+def _validate(args: argparse.Namespace) -> int:
+    loaded = _load(args.show)
+    if loaded is None:
+        return 1
+    config, _ = loaded
+    print(f"ok: {args.show} — {len(config.sources)} sources, {len(config.scenes)} scenes, {len(config.outputs)} outputs")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from .schema import show_schema
+
+    print(json.dumps(show_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    loaded = _load(args.show)
+    if loaded is None:
+        return 1
+    from .runner import run  # media stack: imported only when a show really runs
+
+    return run(loaded[0], loaded[1], host=args.host, port=args.port)
+
+
+def _export(args: argparse.Namespace) -> int:
+    loaded = _load(args.show)
+    if loaded is None:
+        return 1
+    from .jobfair.export import main as export_main
+
+    return export_main(loaded[0], out_dir=Path(args.out), unmasked=args.unmasked)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stream-ops", description="Livestream and online job-fair orchestration.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check a show file and say exactly which line is wrong")
+    p.add_argument("show", metavar="SHOW.yaml")
+    p.set_defaults(func=_validate)
+
+    p = sub.add_parser("schema", help="print the show file's JSON Schema (for editors)")
+    p.set_defaults(func=_schema)
+
+    p = sub.add_parser("run", help="check the show file, then run the show and its control panel")
+    p.add_argument("show", metavar="SHOW.yaml")
+    p.add_argument("--host", default="127.0.0.1", help="address the panel listens on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="panel port (default 8080)")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("export", help="write the job fair's numbers (viewers, applications) to a folder")
+    p.add_argument("show", metavar="SHOW.yaml")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
+    p.add_argument("--unmasked", action="store_true", help="include applicants' full phone numbers and names")
+    p.set_defaults(func=_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `stream-ops` and `python -m stream_ops`; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args.func(args) or 0)

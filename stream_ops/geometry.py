@@ -1,0 +1,99 @@
+"""Layout arithmetic: grid cells, source slot sizes. Pure functions, no media."""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from .config import Rect
+
+if TYPE_CHECKING:
+    from .config import ShowConfig
+
+UNUSED_SLOT = (320, 180)   # a source drawn in no scene still gets a small 16:9 slot (preview, multiview)
+
+
+def _even_down(n: int) -> int:
+    return max(2, n - n % 2)
+
+
+def _even_up(n: float) -> int:
+    m = math.ceil(n - 1e-9)
+    return max(2, m + m % 2)
+
+
+def grid_rects(n: int, columns: int, area: Rect, gap: int = 0) -> list[Rect]:
+    """`n` equal cells, `columns` per row, left to right then top to bottom, inside `area`.
+
+    rows = ceil(n / columns). Cell sizes are even (the encoder works on 2x2 chroma
+    blocks); the few pixels rounding leaves over are split evenly around the grid.
+    """
+    if n <= 0:
+        return []
+    columns = max(1, min(columns, n))
+    rows = math.ceil(n / columns)
+    cw = _even_down((area.w - gap * (columns - 1)) // columns)
+    ch = _even_down((area.h - gap * (rows - 1)) // rows)
+    x0 = area.x + (area.w - (columns * cw + gap * (columns - 1))) // 2
+    y0 = area.y + (area.h - (rows * ch + gap * (rows - 1))) // 2
+    return [Rect(x0 + (i % columns) * (cw + gap), y0 + (i // columns) * (ch + gap), cw, ch) for i in range(n)]
+
+
+def canvas_rect(width: int, height: int) -> Rect:
+    return Rect(0, 0, width, height)
+
+
+def kept_fraction(crop: tuple[float, float, float, float] | None) -> tuple[float, float]:
+    """Fractions of the source's width and height left after `crop` (left, top, right, bottom)."""
+    if not crop:
+        return 1.0, 1.0
+    left, top, right, bottom = crop
+    return max(1e-3, 1.0 - left - right), max(1e-3, 1.0 - top - bottom)
+
+
+def slot_size(rect: Rect, crop: tuple[float, float, float, float] | None, width: int, height: int) -> tuple[int, int]:
+    """Size a source must have so that its kept (uncropped) part fills `rect` without upscaling.
+
+    Capped at the canvas, rounded up to even numbers.
+    """
+    kx, ky = kept_fraction(crop)
+    return _even_up(min(rect.w / kx, width)), _even_up(min(rect.h / ky, height))
+
+
+def slot_sizes(config: "ShowConfig") -> dict[str, tuple[int, int]]:
+    """For each source, the largest size it is drawn at in any scene (width and height maxed separately).
+
+    The engine scales each feed once to this size; layers then take their rect
+    from it. Sources used in no scene get `UNUSED_SLOT`.
+    """
+    width, height = config.video.width, config.video.height
+    full = canvas_rect(width, height)
+    sizes: dict[str, tuple[int, int]] = {}
+    for scene in config.scenes.values():
+        for layer in scene.layers:
+            if layer.kind != "source" or not layer.source:
+                continue
+            w, h = slot_size(layer.rect or full, layer.crop, width, height)
+            old = sizes.get(layer.source, (0, 0))
+            sizes[layer.source] = (max(old[0], w), max(old[1], h))
+    return {name: sizes.get(name, UNUSED_SLOT) for name in config.sources}
+
+
+def rect_overflow(rect: Rect, width: int, height: int) -> list[str]:
+    """Ways `rect` leaves a width x height canvas, in words; empty when it fits."""
+    out = []
+    if rect.w <= 0 or rect.h <= 0:
+        out.append(f"width and height must be positive, got w={rect.w} h={rect.h}")
+        return out
+    if rect.x < 0:
+        out.append(f"starts {-rect.x} px left of the canvas (x must be at least 0)")
+    if rect.y < 0:
+        out.append(f"starts {-rect.y} px above the canvas (y must be at least 0)")
+    if rect.x + rect.w > width:
+        over = rect.x + rect.w - width
+        out.append(f"goes {over} px past the right edge of the {width}x{height} canvas "
+                   f"(x + w = {rect.x + rect.w}; make x at most {width - rect.w} or w at most {width - rect.x})")
+    if rect.y + rect.h > height:
+        over = rect.y + rect.h - height
+        out.append(f"goes {over} px past the bottom edge of the {width}x{height} canvas "
+                   f"(y + h = {rect.y + rect.h}; make y at most {height - rect.h} or h at most {height - rect.y})")
+    return out
