@@ -16,6 +16,10 @@ def _even_down(n: int) -> int:
     return max(2, n - n % 2)
 
 
+def _even_down_0(n: int) -> int:
+    return max(0, n - n % 2)
+
+
 def _even_up(n: float) -> int:
     m = math.ceil(n - 1e-9)
     return max(2, m + m % 2)
@@ -33,8 +37,9 @@ def grid_rects(n: int, columns: int, area: Rect, gap: int = 0) -> list[Rect]:
     rows = math.ceil(n / columns)
     cw = _even_down((area.w - gap * (columns - 1)) // columns)
     ch = _even_down((area.h - gap * (rows - 1)) // rows)
-    x0 = area.x + (area.w - (columns * cw + gap * (columns - 1))) // 2
-    y0 = area.y + (area.h - (rows * ch + gap * (rows - 1))) // 2
+    # Leftover pixels are split around the grid, keeping cells on even pixels (4:2:0 chroma).
+    x0 = area.x + _even_down_0((area.w - (columns * cw + gap * (columns - 1))) // 2)
+    y0 = area.y + _even_down_0((area.h - (rows * ch + gap * (rows - 1))) // 2)
     return [Rect(x0 + (i % columns) * (cw + gap), y0 + (i // columns) * (ch + gap), cw, ch) for i in range(n)]
 
 

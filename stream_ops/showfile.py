@@ -47,6 +47,7 @@ class YamlDoc:
     data: Any
     positions: dict[YamlPath, Pos] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    pinned: list[tuple[int, int, Problem]] = field(default_factory=list)   # problems with their own line, col
 
     def locate(self, path: YamlPath, key: bool = False) -> tuple[int, int]:
         """Line and column for `path`; a missing path points at its nearest written parent's key."""
@@ -115,8 +116,10 @@ def _build(node: yaml.Node, path: YamlPath, doc: YamlDoc, constructor: yaml.cons
             name = key_node.value
             child = path + (name,)
             if name in out:
-                doc.problems.append(Problem(child, f"duplicate {_noun_for(path)} '{name}' (first at line {first_line[name]}); "
-                                            "give each a different name", key=True))
+                # The position map keeps the first; this problem carries the second's place itself.
+                doc.pinned.append((key_node.start_mark.line + 1, key_node.start_mark.column + 1, Problem(
+                    child, f"duplicate {_noun_for(path)} '{name}' (first at line {first_line[name]}); "
+                           "give each a different name", key=True)))
                 continue
             first_line[name] = key_node.start_mark.line + 1
             doc.positions[child] = _pos(value_node, key_node)
@@ -222,7 +225,7 @@ def _got(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
-        return "a list"
+        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -552,8 +555,8 @@ def _output(name: str, spec: dict, secrets: set[YamlPath]) -> OutputConfig:
 
 # ---------------------------------------------------------------- entry points
 
-def _format(shown: str, doc: YamlDoc, problem: Problem) -> tuple[int, int, str]:
-    line, col = doc.locate(problem.path, problem.key)
+def _format(shown: str, doc: YamlDoc, problem: Problem, at: tuple[int, int] | None = None) -> tuple[int, int, str]:
+    line, col = at or doc.locate(problem.path, problem.key)
     tag = "warning: " if problem.severity == "warning" else ""
     return line, col, f"{shown}:{line}:{col}: {tag}{problem.message}"
 
@@ -587,7 +590,8 @@ def check_show_text(text: str, path: str | Path, env: Mapping[str, str] | None =
         jobfair, jf_problems = _jobfair_check(data, base_dir)
         problems += jf_problems
 
-    errors = sorted({_format(shown, doc, p) for p in problems if p.severity != "warning"})
+    errors = sorted({_format(shown, doc, p) for p in problems if p.severity != "warning"}
+                    | {_format(shown, doc, p, (line, col)) for line, col, p in doc.pinned})
     warnings = [line for *_, line in sorted({_format(shown, doc, p) for p in problems if p.severity == "warning"})]
     if errors:
         raise ShowFileError([line for *_, line in errors], warnings)
