@@ -327,7 +327,14 @@ def _explain(error: ValidationError, path: YamlPath, raw: Any) -> list[Problem]:
         return [Problem(path, f"{what} needs at least {error.validator_value} item(s)")]
     if kind == "multipleOf":
         return [Problem(path, f"{what} must be a multiple of {error.validator_value}{got}")]
-    return [Problem(path, f"{what}: {error.message if not secret else 'is not valid'}")]
+    if kind in ("maxItems", "maxLength"):
+        return [Problem(path, f"{what} must have at most {error.validator_value} item(s)/character(s)")]
+    if kind == "maxProperties":
+        return [Problem(path, f"{what} must have at most {error.validator_value} key(s)", key=True)]
+    if kind == "uniqueItems":
+        return [Problem(path, f"{what} lists the same item twice")]
+    detail = "is not valid" if secret else error.message
+    return [Problem(path, f"{what}: {detail[:200]}")]
 
 
 def _unknown_key(key: str, path: YamlPath, allowed: list[str], raw: Any) -> str:

@@ -286,3 +286,24 @@ def test_missing_file_cli_message(tmp_path):
     with pytest.raises(ShowFileError) as info:
         load_show(tmp_path / "nope.yaml")
     assert info.value.lines == [f"{tmp_path / 'nope.yaml'}: no such file"]
+
+
+def test_jobfair_hook_prefixes_paths_and_keeps_warnings(tmp_path, monkeypatch):
+    import stream_ops.jobfair.model as model
+    import stream_ops.showfile as showfile
+    from stream_ops.problems import Problem
+
+    schema = show_schema()
+    schema["properties"]["jobfair"] = {"type": "object"}
+    monkeypatch.setattr(showfile, "show_schema", lambda: schema)
+    seen = {}
+
+    def fake_check(data, base_dir):
+        seen["args"] = (data, base_dir)
+        return "FAIR", [Problem(("employers", 0, "name"), "name is short", severity="warning")]
+
+    monkeypatch.setattr(model, "check_jobfair", fake_check)
+    text = GOOD + "jobfair:\n  employers:\n    - {name: A}\n"
+    config, warnings = check(text, tmp_path)
+    assert config.jobfair == "FAIR" and seen["args"] == ({"employers": [{"name": "A"}]}, tmp_path)
+    assert warnings == ["show.yaml:16:14: warning: name is short"]
