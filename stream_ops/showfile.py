@@ -131,7 +131,12 @@ def _build(node: yaml.Node, path: YamlPath, doc: YamlDoc, constructor: yaml.cons
             doc.positions[path + (i,)] = _pos(item)
             items.append(_build(item, path + (i,), doc, constructor))
         return items
-    value = constructor.construct_object(node)
+    try:
+        value = constructor.construct_object(node)
+    except yaml.constructor.ConstructorError as exc:
+        doc.problems.append(Problem(path, f"cannot read this value: {exc.problem}; write plain text, a number, "
+                                          "true/false, a list or a mapping"))
+        return None
     if not isinstance(value, (str, int, float, bool)) and value is not None:
         return node.value   # dates, binary...: keep the text as written, as JSON-minded editors do
     return value
@@ -284,6 +289,8 @@ def _explain(error: ValidationError, path: YamlPath, raw: Any) -> list[Problem]:
                 out.append(Problem(path, f"{_where(path)} needs '{name}'{hint}", key=True))
         return out
     if kind == "oneOf" and len(path) == 4 and path[2] == "layers":
+        if not isinstance(error.instance, dict):
+            return []   # the type error already says it
         present = [k for k in LAYER_KEYS if k in (error.instance or {}) and k != "color"]
         if not present:
             return [Problem(path, f"{_where(path)} needs one of {', '.join(LAYER_KEYS)} to say what it draws, "
@@ -309,6 +316,8 @@ def _explain(error: ValidationError, path: YamlPath, raw: Any) -> list[Problem]:
             hint = f" (write {value.strip()} without quotes)"
         elif wants == ["boolean"] and isinstance(value, str):
             hint = " (write true or false without quotes)"
+        elif wants == ["object"] and len(path) == 4 and path[2] == "layers" and isinstance(value, str):
+            hint = f" (write - {{source: {value}}})"
         elif "string" in wants and value is not None and not isinstance(value, (dict, list)):
             hint = " (put it in quotes)"
         return [Problem(path, f"expected {words} for {label}{got}{hint}")]
@@ -379,9 +388,8 @@ def semantic_problems(data: dict, base_dir: Path, skip: set[YamlPath], refs: set
 
     def need_source(name: Any, at: YamlPath) -> None:
         if isinstance(name, str) and name not in sources:
-            have = ", ".join(sources) or "none yet"
-            problems.append(Problem(at, f"no source named '{name}'{_did_you_mean(name, sources)}; "
-                                        f"sources are: {have}"))
+            have = f"sources are: {', '.join(sources)}" if sources else "add it under sources:"
+            problems.append(Problem(at, f"no source named '{name}'{_did_you_mean(name, sources)}; {have}"))
 
     def check_rect(value: Any, at: YamlPath) -> None:
         rect = _as_rect(value)
