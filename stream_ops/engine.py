@@ -1,0 +1,338 @@
+"""The media engine: source slots, the program clock, one encode, the outputs.
+
+Threads, and why:
+- clock: ticks at the show's fps on the monotonic clock, applies queued commands
+  at the frame boundary, composites program (and a fade when one runs) and mixes
+  audio. It never waits for a source: a stale one draws its slate.
+- encoder: x264 + AAC in PyAV (releases the GIL), then hands each packet to every
+  output's bounded queue (`Output.offer`, never blocks).
+- status: a few times a second, marks stale sources, refreshes output state,
+  publishes levels (10/s) and engine figures (1/s) as events.
+Commands from the asyncio side arrive through `submit()` and come back as futures.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import queue
+import threading
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from . import frames
+from .audio import Mixer
+from .compositor import Compositor, slate_frame
+from .config import ShowConfig
+from .encoder import Encoder
+from .events import EventBus
+from .geometry import slot_sizes
+from .outputs import Output, output_class
+from .outputs.recorder import RecordOutput
+from .sources import Source, SourceSlot, source_class
+from .transitions import Transition, crossfade_gains
+
+log = logging.getLogger(__name__)
+
+ENCODER_QUEUE = 4     # frames; beyond this the encoder is late and the clock drops
+
+
+class Engine:
+    def __init__(self, config: ShowConfig, bus: EventBus, context: Callable[[], dict[str, Any]] = dict) -> None:
+        self.config = config
+        self.bus = bus
+        self.context = context
+        v, a = config.video, config.audio
+        self.width, self.height, self.fps = v.width, v.height, v.fps
+        sizes = slot_sizes(config)
+        self.slots: dict[str, SourceSlot] = {}
+        self.sources: dict[str, Source] = {}
+        for name, sc in config.sources.items():
+            w, h = sizes.get(name, (320, 180))
+            slot = SourceSlot(sc, w, h, a.sample_rate, a.channels)
+            slot.on_change(self._source_changed)
+            self.slots[name] = slot
+            self.sources[name] = source_class(sc.kind)(slot, self._emit_log)
+        self.encoder = Encoder(v, a)
+        self.outputs: dict[str, Output] = {}
+        for name, oc in config.outputs.items():
+            out = output_class(oc.kind)(oc, self.encoder.templates, self._output_changed, self._emit_log, v.fps,
+                                        show_name=config.name)
+            if isinstance(out, RecordOutput):
+                out.base_dir = config.base_dir
+            self.outputs[name] = out
+        scenes = list(config.scenes)
+        self.program = config.start_scene
+        self.preview = next((s for s in scenes if s != self.program), self.program)
+        self.transition: Transition | None = None
+        self.compositor = Compositor(config, self.slots, self.width, self.height, context)
+        self.mixer = Mixer(a.sample_rate, a.channels)
+        self._side_compositors: dict[tuple[int, int], Compositor] = {}
+        self._side_lock = threading.Lock()
+        self._commands: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]] = queue.SimpleQueue()
+        self._frames: queue.Queue[tuple[int, np.ndarray, np.ndarray] | None] = queue.Queue(ENCODER_QUEUE)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.running = False
+        self.last_program: np.ndarray | None = None
+        # figures
+        self.frame_index = 0
+        self.frames_out = 0
+        self.late_frames = 0          # ticks the clock skipped because it was late
+        self.encoder_drops = 0        # frames the encoder could not take in time
+        self.max_gap_ms = 0.0
+        self._composite_ms = 0.0
+        self._encode_ms = 0.0
+        self._fps_window: list[float] = []
+        self._last_levels: dict[str, Any] = {"program": {"peak_db": -90.0, "rms_db": -90.0}, "sources": {}}
+
+    # --- life cycle ---------------------------------------------------------------
+    def start(self) -> None:
+        self.running = True
+        for src in self.sources.values():
+            src.start()
+        for target, name in ((self._clock, "clock"), (self._encode_loop, "encoder"), (self._status_loop, "status")):
+            t = threading.Thread(target=target, name=f"engine-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        """Stop outputs first (recordings finalized), then sources, then the clock."""
+        for out in self.outputs.values():
+            if out.desired == "running":
+                out.stop()
+        for src in self.sources.values():
+            try:
+                src.stop()
+            except Exception:
+                log.exception("stopping source %s", src.slot.name)
+        self._stop.set()
+        try:
+            self._frames.put_nowait(None)
+        except queue.Full:
+            pass
+        for t in self._threads:
+            t.join(timeout=5)
+        self.encoder.close()
+        self.running = False
+
+    # --- commands (run on the clock thread at a frame boundary) -----------------------
+    def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
+        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        if not self.running:
+            try:
+                fut.set_result(fn())
+            except Exception as exc:
+                fut.set_exception(exc)
+            return fut
+        self._commands.put((fn, fut))
+        return fut
+
+    def _apply_commands(self) -> None:
+        while True:
+            try:
+                fn, fut = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                fut.set_result(fn())
+            except Exception as exc:
+                fut.set_exception(exc)
+
+    def set_program(self, scene: str, kind: str = "cut", duration_ms: int = 0, actor: str = "operator") -> None:
+        if scene == self.program and self.transition is None:
+            return
+        old = self.program
+        if kind == "fade" and duration_ms > 0:
+            self.transition = Transition.begin("fade", old, scene, self.frame_index, duration_ms, self.fps)
+        else:
+            self.transition = None
+        self.program = scene
+        self.bus.publish_threadsafe("program", scene=scene, previous=old, transition=kind, duration_ms=duration_ms, actor=actor)
+        self._emit_log(f"{actor}: program {old} → {scene} ({kind}{f' {duration_ms} ms' if kind == 'fade' else ''})", actor=actor)
+
+    def set_preview(self, scene: str, actor: str = "operator") -> None:
+        if scene != self.preview:
+            self.preview = scene
+            self.bus.publish_threadsafe("preview", scene=scene, actor=actor)
+
+    def take(self, kind: str = "cut", duration_ms: int = 0, actor: str = "operator") -> None:
+        """Preview goes to program; the old program becomes the preview (swap)."""
+        new, old = self.preview, self.program
+        if new == old:
+            return
+        self.set_program(new, kind, duration_ms, actor)
+        self.set_preview(old, actor)
+
+    def transition_info(self) -> dict[str, Any] | None:
+        t = self.transition
+        if t is None:
+            return None
+        return {"kind": t.kind, "from": t.from_scene, "to": t.to_scene, "progress": round(t.progress(self.frame_index), 2)}
+
+    def start_output(self, name: str, actor: str = "operator") -> None:
+        out = self.outputs[name]
+        if out.desired != "running":
+            out.start()
+            self._emit_log(f"{actor}: start output {name}", actor=actor)
+
+    def stop_output(self, name: str, actor: str = "operator") -> None:
+        out = self.outputs[name]
+        if out.desired == "running":
+            out.stop()
+            self._emit_log(f"{actor}: stop output {name}", actor=actor)
+
+    # --- the program clock ------------------------------------------------------------
+    def _clock(self) -> None:
+        period = 1.0 / self.fps
+        sr = self.config.audio.sample_rate
+        t0 = time.monotonic()
+        n = 0
+        audio_pos = 0
+        while not self._stop.is_set():
+            target = t0 + n * period
+            delay = target - time.monotonic()
+            if delay > 0:
+                if self._stop.wait(delay):
+                    break
+            elif -delay >= period:
+                # Late by a frame or more: skip those ticks (real time wins); pts keeps the gap honest.
+                skip = int(-delay / period)
+                n += skip
+                self.late_frames += skip
+            self._apply_commands()
+            now = time.monotonic()
+            self.frame_index = n
+            started = time.perf_counter()
+            canvas, weights = self._render_program(n, now)
+            samples_due = int((n + 1) * sr // self.fps) - audio_pos
+            pcm = self.mixer.mix(self.slots, weights, max(0, samples_due))
+            audio_pos += max(0, samples_due)
+            self._composite_ms = self._composite_ms * 0.95 + (time.perf_counter() - started) * 1000 * 0.05
+            self.last_program = canvas
+            try:
+                self._frames.put_nowait((n, canvas, pcm))
+            except queue.Full:
+                self.encoder_drops += 1
+            n += 1
+
+    def _render_program(self, n: int, now: float) -> tuple[np.ndarray, dict[str, float]]:
+        t = self.transition
+        if t is not None and not t.done(n):
+            p = t.progress(n)
+            canvas = self.compositor.render_fade(t.from_scene, t.to_scene, p, now)
+            g_out, g_in = crossfade_gains(p)
+            weights = {s: g_out for s in self.config.scenes[t.from_scene].heard_sources()}
+            for s in self.config.scenes[t.to_scene].heard_sources():
+                weights[s] = max(weights.get(s, 0.0), g_in)
+            return canvas, weights
+        if t is not None:
+            self.transition = None
+        scene = self.program
+        return self.compositor.render(scene, now), {s: 1.0 for s in self.config.scenes[scene].heard_sources()}
+
+    def _encode_loop(self) -> None:
+        last = None
+        while True:
+            item = self._frames.get()
+            if item is None or self._stop.is_set():
+                break
+            n, canvas, pcm = item
+            started = time.perf_counter()
+            try:
+                packets = self.encoder.encode_video(canvas, n) + self.encoder.encode_audio(pcm)
+            except Exception:
+                log.exception("encode failed at frame %d", n)
+                continue
+            self._encode_ms = self._encode_ms * 0.95 + (time.perf_counter() - started) * 1000 * 0.05
+            now = time.monotonic()
+            if last is not None:
+                self.max_gap_ms = max(self.max_gap_ms, (now - last) * 1000)
+            last = now
+            self.frames_out += 1
+            self._fps_window.append(now)
+            for packet in packets:
+                for out in self.outputs.values():
+                    out.offer(packet)
+
+    # --- status -----------------------------------------------------------------------
+    def _status_loop(self) -> None:
+        tick = 0
+        while not self._stop.wait(0.1):
+            tick += 1
+            now = time.monotonic()
+            for slot in self.slots.values():
+                slot.check_stale(now)
+            self._last_levels = self.mixer.read_levels()
+            self.bus.publish_threadsafe("levels", **self._last_levels)
+            if tick % 5 == 0:
+                for out in self.outputs.values():
+                    out.refresh()
+            if tick % 10 == 0:
+                self.bus.publish_threadsafe("engine", **self.stats())
+                for out in self.outputs.values():
+                    if out.desired == "running":
+                        self.bus.publish_threadsafe("output_state", **out.info())
+                for slot in self.slots.values():
+                    if slot.state == "live":
+                        self.bus.publish_threadsafe("source_state", **slot.info())
+
+    def stats(self) -> dict[str, Any]:
+        now = time.monotonic()
+        self._fps_window = [t for t in self._fps_window if now - t <= 2.0]
+        return {
+            "fps": round(len(self._fps_window) / 2.0, 1),
+            "target_fps": self.fps,
+            "frames": self.frames_out,
+            "late_frames": self.late_frames,
+            "encoder_drops": self.encoder_drops,
+            "max_gap_ms": round(self.max_gap_ms, 1),
+            "composite_ms": round(self._composite_ms, 2),
+            "encode_ms": round(self._encode_ms, 2),
+            "width": self.width,
+            "height": self.height,
+        }
+
+    def levels(self) -> dict[str, Any]:
+        return self._last_levels
+
+    # --- for the panel's thumbnails and tests -------------------------------------------
+    def program_frame(self) -> np.ndarray | None:
+        return self.last_program
+
+    def render_scene(self, scene: str, width: int, height: int) -> np.ndarray:
+        """Any scene at any size, from any thread (a compositor of its own per size)."""
+        key = (width & ~1, height & ~1)
+        with self._side_lock:
+            comp = self._side_compositors.get(key)
+            if comp is None:
+                comp = self._side_compositors[key] = Compositor(self.config, self.slots, key[0], key[1], self.context)
+            return comp.render(scene)
+
+    def slate(self, name: str, width: int, height: int) -> np.ndarray:
+        label = self.config.sources[name].label or name if name in self.config.sources else name
+        return slate_frame(label, width & ~1, height & ~1)
+
+    def source_frame(self, name: str) -> np.ndarray | None:
+        slot = self.slots[name]
+        return slot.latest_video()
+
+    # --- events ---------------------------------------------------------------------------
+    def _source_changed(self, slot: SourceSlot) -> None:
+        self.bus.publish_threadsafe("source_state", **slot.info())
+        if slot.state == "no_signal":
+            self._emit_log(f"source {slot.name}: no signal", level="warning", actor="engine")
+        elif slot.state == "live":
+            self._emit_log(f"source {slot.name}: live", actor="engine")
+
+    def _output_changed(self, out: Output) -> None:
+        self.bus.publish_threadsafe("output_state", **out.info())
+
+    def _emit_log(self, message: str, level: str = "info", actor: str = "engine", **extra: Any) -> None:
+        self.bus.log_threadsafe(message, level=level, actor=actor, **extra)
+
+
+def solid_probe(frame: np.ndarray, width: int, height: int) -> tuple[float, float, float]:
+    """Mean colour of a frame's centre (used by tests and benchmarks)."""
+    return frames.mean_rgb(frame, width, height, width // 4, height // 4, width // 2, height // 2)

@@ -1,0 +1,129 @@
+"""The ffmpeg binary and the command lines of our ffmpeg children.
+
+Every network media socket lives in an ffmpeg child (PyAV's blocking network
+calls hold the GIL); Python only touches pipes. The binary is the static build
+shipped by imageio-ffmpeg, so no system FFmpeg is assumed. Command lines are
+built with ffmpeg-python; this module holds all of them, so the media flags of
+the whole program can be read in one place.
+"""
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import ffmpeg as ffmpeg_py
+
+GLOBAL_ARGS = ["-hide_banner", "-nostdin", "-loglevel", "info", "-nostats"]
+
+
+@lru_cache(maxsize=1)
+def binary() -> str:
+    """STREAM_OPS_FFMPEG overrides; otherwise imageio-ffmpeg's static build."""
+    override = os.environ.get("STREAM_OPS_FFMPEG")
+    if override:
+        return override
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _compile(stream: "ffmpeg_py.nodes.OutputStream", extra_global: list[str] | None = None) -> list[str]:
+    # ffmpeg-python appends global args at the end; ffmpeg wants them first.
+    args = stream.compile(cmd=binary())
+    return [args[0], *GLOBAL_ARGS, *(extra_global or []), *args[1:]]
+
+
+def with_query(url: str, **params: str | int) -> str:
+    """Add query parameters (SRT's mode=listener, latency=...) unless already given."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    for k, v in params.items():
+        query.setdefault(k, str(v))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def source_input_args(kind: str, url: str, loop: bool = True) -> tuple[str, dict[str, object]]:
+    """The input URL and options of a source child, by source kind."""
+    # Small probe so a feed is on screen quickly; nobuffer keeps latency low for live inputs.
+    live = {"fflags": "nobuffer", "probesize": 1_000_000, "analyzeduration": 1_000_000}
+    if kind == "rtmp":
+        return url, {**live, "listen": 1}
+    if kind == "srt":
+        return with_query(url, mode="listener", transtype="live"), live
+    if kind == "pull":
+        opts: dict[str, object] = dict(live)
+        scheme = urlsplit(url).scheme
+        if scheme == "rtsp":
+            opts.update(rtsp_transport="tcp", timeout=5_000_000)
+        elif scheme in ("rtmp", "rtmps", "http", "https"):
+            opts.update(rw_timeout=5_000_000)
+        elif scheme == "srt":
+            url = with_query(url, mode="caller", transtype="live")
+        return url, opts
+    if kind == "file":
+        opts = {"re": None}
+        if loop:
+            opts["stream_loop"] = -1
+        return url, opts
+    raise ValueError(f"no ffmpeg input for source kind {kind!r}")
+
+
+def source_command(kind: str, url: str, width: int, height: int, sample_rate: int, channels: int,
+                   loop: bool = True, audio: bool = True) -> list[str]:
+    """ffmpeg child that decodes one source and writes NUT (rawvideo yuv420p + pcm_s16le) to stdout.
+
+    The picture is scaled once, here, to the slot size the scenes need, keeping
+    its aspect ratio (black bars). NUT carries both streams in one pipe, and the
+    audio stream is optional (`0:a:0?`), which separate raw pipes cannot express.
+    """
+    in_url, in_opts = source_input_args(kind, url, loop)
+    src = ffmpeg_py.input(in_url, **in_opts)
+    video = (src.video
+             .filter("scale", width, height, force_original_aspect_ratio="decrease", flags="bilinear")
+             .filter("pad", width, height, "(ow-iw)/2", "(oh-ih)/2")
+             .filter("format", "yuv420p"))
+    out_opts: dict[str, object] = {"format": "nut", "vcodec": "rawvideo", "fps_mode": "passthrough"}
+    if audio:
+        out_opts.update(acodec="pcm_s16le", ar=sample_rate, ac=channels, map="0:a:0?")
+    else:
+        out_opts["an"] = None
+    return _compile(ffmpeg_py.output(video, "pipe:1", **out_opts))
+
+
+def push_command(kind: str, target: str, progress_fd: int) -> list[str]:
+    """ffmpeg child that copies our MPEG-TS from stdin to a target; reports bytes on progress_fd."""
+    src = ffmpeg_py.input("pipe:0", format="mpegts", fflags="+genpts")
+    if kind == "rtmp":
+        out = ffmpeg_py.output(src, target, format="flv", c="copy", flvflags="no_duration_filesize")
+    elif kind == "srt":
+        out = ffmpeg_py.output(src, with_query(target, pkt_size=1316, mode="caller"), format="mpegts", c="copy")
+    else:
+        raise ValueError(f"no push command for output kind {kind!r}")
+    return _compile(out, ["-stats_period", "0.5", "-progress", f"pipe:{progress_fd}"])
+
+
+_STREAM_RE = re.compile(r"Stream #0:\d+.*?: Video: (\w+).*?, (\d{2,5})x(\d{2,5})")
+_AUDIO_RE = re.compile(r"Stream #0:\d+.*?: Audio: (\w+)")
+
+
+def parse_input_video(line: str) -> tuple[str, int, int] | None:
+    """(codec, width, height) from ffmpeg's 'Stream #0:0: Video: h264 ..., 1920x1080' line."""
+    m = _STREAM_RE.search(line)
+    if not m:
+        return None
+    return m.group(1), int(m.group(2)), int(m.group(3))
+
+
+def parse_input_audio(line: str) -> str | None:
+    m = _AUDIO_RE.search(line)
+    return m.group(1) if m else None
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """Remove secrets from a line ffmpeg printed (it echoes URLs with keys)."""
+    for s in secrets:
+        if s:
+            text = text.replace(s, "****")
+    return text

@@ -1,0 +1,215 @@
+"""What every output shares: a bounded packet queue, measured state, a worker thread.
+
+The encoder thread only ever calls `offer()`, which never blocks: when an
+output's queue is full (a slow or dead target) that output drops its queue and
+waits for the next keyframe, counting what it dropped. Its worker thread muxes
+MPEG-TS (PyAV, copying packets, encoding nothing) and delivers it. State is
+measured: "live" only while bytes reach the target.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from typing import Any, BinaryIO, Callable
+
+import av
+
+from ..config import OutputConfig
+from ..encoder import EncodedPacket
+
+log = logging.getLogger(__name__)
+
+QUEUE_SECONDS = 4.0          # this much program may wait for a slow target before it drops
+LIVE_WINDOW_S = 2.0          # "live" = bytes delivered within this window
+BACKOFF_START_S = 0.5
+BACKOFF_MAX_S = 8.0
+
+Emit = Callable[..., None]
+
+
+class TsMuxer:
+    """MPEG-TS of our encoded packets onto a byte sink (a pipe or a file)."""
+
+    def __init__(self, sink: BinaryIO, templates: tuple[Any, Any]) -> None:
+        # flush_packets: every packet reaches the sink at once (latency; a killed
+        # process leaves a playable recording).
+        self.container = av.open(sink, "w", format="mpegts", options={"flush_packets": "1"})
+        self.video = self.container.add_stream_from_template(templates[0])
+        self.audio = self.container.add_stream_from_template(templates[1])
+
+    def mux(self, p: EncodedPacket) -> None:
+        packet = av.Packet(p.data)
+        packet.pts, packet.dts, packet.time_base = p.pts, p.dts, p.time_base
+        packet.is_keyframe = p.keyframe
+        packet.stream = self.video if p.kind == "video" else self.audio
+        self.container.mux(packet)
+
+    def close(self) -> None:
+        try:
+            self.container.close()
+        except Exception:   # the sink is already gone (target died): nothing to finalize
+            pass
+
+
+class Output:
+    """Base output: queue, figures, state machine. Subclasses implement `_session()`."""
+
+    def __init__(self, config: OutputConfig, templates: Callable[[], tuple[Any, Any]], emit_state: Callable[["Output"], None],
+                 emit_log: Emit, fps: int, show_name: str = "") -> None:
+        self.config = config
+        self.name = config.name
+        self.templates = templates
+        self.emit_state = emit_state
+        self.emit_log = emit_log
+        self.show_name = show_name
+        self.max_packets = int(QUEUE_SECONDS * (fps + 50))   # video + ~43 AAC packets/s
+        self.desired = "stopped"
+        self.state = "idle"
+        self.error: str | None = None
+        self.bytes = 0
+        self.bytes_at: float = 0.0          # when bytes last moved
+        self.reconnects = 0
+        self.dropped = 0
+        self.sessions = 0
+        self.live_since: float | None = None
+        self._rate: deque[tuple[float, int]] = deque(maxlen=64)
+        self._queue: deque[EncodedPacket] = deque()
+        self._cond = threading.Condition()
+        self._need_keyframe = True
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- encoder side: never blocks ----------------------------------------------
+    def offer(self, packet: EncodedPacket) -> None:
+        if self.desired != "running":
+            return
+        with self._cond:
+            if self._need_keyframe:
+                if not (packet.kind == "video" and packet.keyframe):
+                    return
+                self._need_keyframe = False
+            if len(self._queue) >= self.max_packets:
+                self.dropped += len(self._queue) + 1
+                self._queue.clear()
+                self._need_keyframe = True    # restart cleanly at the next keyframe
+                return
+            self._queue.append(packet)
+            self._cond.notify()
+
+    def take(self, timeout: float) -> EncodedPacket | None:
+        with self._cond:
+            if not self._queue:
+                self._cond.wait(timeout)
+            return self._queue.popleft() if self._queue else None
+
+    def reset_queue(self) -> None:
+        with self._cond:
+            self._queue.clear()
+            self._need_keyframe = True
+
+    # --- control -------------------------------------------------------------------
+    def start(self) -> None:
+        if self.desired == "running" and self._thread and self._thread.is_alive():
+            return
+        self.desired = "running"
+        self._stop.clear()
+        self.reset_queue()
+        self.reconnects = 0
+        self._thread = threading.Thread(target=self._run, name=f"output-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.desired = "stopped"
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._abort()
+        if self._thread:
+            self._thread.join(timeout=10)
+        self._set_state("idle")
+
+    def _abort(self) -> None:
+        """Interrupt a blocked delivery (kill the child); subclasses override."""
+
+    def _run(self) -> None:
+        backoff = BACKOFF_START_S
+        while not self._stop.is_set():
+            self._set_state("connecting" if self.sessions == 0 or self.state == "idle" else "reconnecting")
+            self.reset_queue()
+            started = time.monotonic()
+            self.sessions += 1
+            try:
+                self._session()
+            except Exception as exc:   # any failure of one target stays inside this output
+                self.error = str(exc)[:200]
+                log.debug("output %s session ended: %s", self.name, exc)
+            if self._stop.is_set():
+                break
+            self.live_since = None
+            if time.monotonic() - started > 10:
+                backoff = BACKOFF_START_S
+            self.reconnects += 1
+            self._set_state("reconnecting")
+            self.emit_log(f"output {self.name}: {self.error or 'connection lost'}; retrying in {backoff:.1f} s", level="warning")
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    def _session(self) -> None:
+        raise NotImplementedError
+
+    # --- figures ---------------------------------------------------------------------
+    def delivered(self, total_bytes: int) -> None:
+        """Record bytes that really reached the target (absolute count for this session)."""
+        now = time.monotonic()
+        if total_bytes > self._session_bytes:
+            self.bytes += total_bytes - self._session_bytes
+            self._session_bytes = total_bytes
+            self.bytes_at = now
+            self._rate.append((now, self.bytes))
+            if self.state != "live":
+                self.live_since = now
+                self.error = None
+                self._set_state("live")
+
+    _session_bytes = 0
+
+    def new_session_bytes(self) -> None:
+        self._session_bytes = 0
+
+    def refresh(self) -> None:
+        """Called ~2×/s by the engine: a live output whose bytes stopped is no longer live."""
+        if self.state == "live" and time.monotonic() - self.bytes_at > LIVE_WINDOW_S:
+            self.live_since = None
+            self._set_state("reconnecting" if self.desired == "running" else "idle")
+
+    def kbps(self) -> float:
+        now = time.monotonic()
+        pts = [(t, b) for t, b in self._rate if now - t <= 3.0]
+        if len(pts) < 2 or now - self.bytes_at > LIVE_WINDOW_S:
+            return 0.0
+        (t0, b0), (t1, b1) = pts[0], pts[-1]
+        return round((b1 - b0) * 8 / 1000 / max(t1 - t0, 1e-3), 1)
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.emit_state(self)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "label": self.config.label or self.config.platform or self.name,
+            "kind": self.config.kind,
+            "platform": self.config.platform,
+            "target": self.config.masked_target(),
+            "state": self.state,
+            "desired": self.desired,
+            "kbps": self.kbps(),
+            "bytes": self.bytes,
+            "uptime_s": round(time.monotonic() - self.live_since, 1) if self.live_since else 0.0,
+            "reconnects": self.reconnects,
+            "dropped": self.dropped,
+            "error": self.error,
+        }

@@ -1,0 +1,198 @@
+"""The running show: owns the live state, takes commands, turns every change into an event.
+
+Commands are coroutines called by the HTTP API (and tests). Media work is handed
+to the engine's clock thread, applied at the next frame boundary, and the reply
+comes back only once it has happened. Bad input raises `CommandError`, which the
+API turns into 404/422, never 500.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from .config import TRANSITIONS, ShowConfig
+from .engine import Engine
+from .events import EventBus
+from .web.auth import make_token
+
+log = logging.getLogger(__name__)
+
+
+class CommandError(Exception):
+    """A refused command: `status` is the HTTP status, `message` the reason shown to the operator."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class Show:
+    """One show: config, engine, event bus, and the optional job fair and phone hub."""
+
+    def __init__(self, config: ShowConfig, token: str | None = None, host: str = "127.0.0.1", port: int = 8080) -> None:
+        self.config = config
+        self.bus = EventBus()
+        self.token = token or make_token()
+        self.host, self.port = host, port
+        self.base_url = (config.public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}").rstrip("/")
+        self.started_at: float | None = None
+        self._context: dict[str, Any] = {"show": {"name": config.name}}
+        self.engine = Engine(config, self.bus, context=lambda: self._context)
+        self.jobfair: Any = None
+        if config.jobfair is not None:
+            from .jobfair.service import JobFairService
+
+            self.jobfair = JobFairService(config.jobfair, show_name=config.name, data_dir=self.data_dir,
+                                          publish=self._publish_jobfair, public_url=self.base_url)
+        self.phones: Any = None
+        if any(s.kind == "webrtc" for s in config.sources.values()):
+            from .phones.hub import PhoneHub
+
+            self.phones = PhoneHub(self)
+        self._ticker: asyncio.Task[None] | None = None
+
+    @property
+    def data_dir(self):
+        d = self.config.data_dir
+        return d if d.is_absolute() else self.config.base_dir / d
+
+    # --- life cycle ------------------------------------------------------
+    async def start(self) -> None:
+        self.bus.bind(asyncio.get_running_loop())
+        self.started_at = time.time()
+        self.refresh_context()
+        self.engine.start()
+        if self.jobfair is not None:
+            await self.jobfair.start()
+        if self.phones is not None:
+            await self.phones.start()
+        for name, out in self.config.outputs.items():
+            if out.autostart:
+                self.engine.start_output(name)
+        self._ticker = asyncio.create_task(self._tick())
+        self.bus.log(f"show started: {self.config.name}", actor="system")
+
+    async def stop(self) -> None:
+        if self._ticker:
+            self._ticker.cancel()
+        if self.phones is not None:
+            await self.phones.close()
+        if self.jobfair is not None:
+            await self.jobfair.close()
+        await asyncio.to_thread(self.engine.stop)
+
+    async def _tick(self) -> None:
+        """Once a second: fresh live values for on-screen text."""
+        while True:
+            await asyncio.sleep(1.0)
+            self.refresh_context()
+
+    def _publish_jobfair(self, type: str, data: dict[str, Any]) -> None:
+        self.bus.publish(type, **data)
+        self.refresh_context()
+
+    def refresh_context(self) -> None:
+        """Snapshot of `{{ ... }}` values; swapped whole so the clock thread reads it without locks."""
+        ctx: dict[str, Any] = {"show": {"name": self.config.name}, "event": {"name": self.config.name}}
+        if self.jobfair is not None:
+            try:
+                ctx.update(self.jobfair.overlay_context())
+            except Exception:   # a stats hiccup must never blank the program
+                log.exception("job-fair overlay values failed")
+        ctx.setdefault("apply_url", f"{self.base_url}/apply")
+        self._context = ctx
+
+    # --- commands ----------------------------------------------------------
+    def _scene(self, name: Any) -> str:
+        if not isinstance(name, str) or not name:
+            raise CommandError(422, "scene: give a scene name (string)")
+        if name not in self.config.scenes:
+            raise CommandError(404, f"unknown scene {name!r}; scenes: {', '.join(self.config.scenes)}")
+        return name
+
+    def _transition(self, transition: Any, duration_ms: Any) -> tuple[str, int]:
+        transition = transition if transition is not None else self.config.transition
+        if transition not in TRANSITIONS:
+            raise CommandError(422, f"transition must be one of {', '.join(TRANSITIONS)}, got {transition!r}")
+        if duration_ms is None:
+            duration_ms = self.config.transition_ms
+        if isinstance(duration_ms, bool) or not isinstance(duration_ms, (int, float)) or not 0 <= duration_ms <= 10_000:
+            raise CommandError(422, "duration_ms must be a number of milliseconds from 0 to 10000")
+        return transition, int(duration_ms)
+
+    async def set_program(self, scene: Any, transition: Any = "cut", duration_ms: Any = None, actor: str = "operator") -> dict[str, Any]:
+        name = self._scene(scene)
+        kind, ms = self._transition(transition, duration_ms if duration_ms is not None else (0 if transition in (None, "cut") else None))
+        await asyncio.wrap_future(self.engine.submit(lambda: self.engine.set_program(name, kind, ms, actor)))
+        return {"program": self.engine.program, "preview": self.engine.preview}
+
+    async def set_preview(self, scene: Any, actor: str = "operator") -> dict[str, Any]:
+        name = self._scene(scene)
+        await asyncio.wrap_future(self.engine.submit(lambda: self.engine.set_preview(name, actor)))
+        return {"program": self.engine.program, "preview": self.engine.preview}
+
+    async def take(self, transition: Any = None, duration_ms: Any = None, actor: str = "operator") -> dict[str, Any]:
+        kind, ms = self._transition(transition, duration_ms)
+        if transition in (None, "cut") and duration_ms is None:
+            kind, ms = "cut", 0
+        await asyncio.wrap_future(self.engine.submit(lambda: self.engine.take(kind, ms, actor)))
+        return {"program": self.engine.program, "preview": self.engine.preview}
+
+    def _output(self, name: str) -> str:
+        if name not in self.config.outputs:
+            raise CommandError(404, f"unknown output {name!r}; outputs: {', '.join(self.config.outputs)}")
+        return name
+
+    async def start_output(self, name: str, actor: str = "operator") -> dict[str, Any]:
+        self.engine.start_output(self._output(name), actor)
+        return self.engine.outputs[name].info()
+
+    async def stop_output(self, name: str, actor: str = "operator") -> dict[str, Any]:
+        await asyncio.to_thread(self.engine.stop_output, self._output(name), actor)
+        return self.engine.outputs[name].info()
+
+    async def set_source_audio(self, name: str, gain_db: Any = None, muted: Any = None, actor: str = "operator") -> dict[str, Any]:
+        if name not in self.engine.slots:
+            raise CommandError(404, f"unknown source {name!r}; sources: {', '.join(self.engine.slots)}")
+        if gain_db is None and muted is None:
+            raise CommandError(422, "give gain_db (number, -60..+20) and/or muted (true/false)")
+        if gain_db is not None and (isinstance(gain_db, bool) or not isinstance(gain_db, (int, float)) or not -60 <= gain_db <= 20):
+            raise CommandError(422, "gain_db must be a number from -60 to 20")
+        if muted is not None and not isinstance(muted, bool):
+            raise CommandError(422, "muted must be true or false")
+        slot = self.engine.slots[name]
+        if gain_db is not None:
+            slot.gain_db = float(gain_db)
+        if muted is not None:
+            slot.muted = muted
+        self.bus.publish("source_audio", name=name, gain_db=slot.gain_db, muted=slot.muted)
+        return {"name": name, "gain_db": slot.gain_db, "muted": slot.muted}
+
+    # --- state ---------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Everything a client needs to draw the panel from scratch."""
+        cfg = self.config
+        state: dict[str, Any] = {
+            "show": {"name": cfg.name, "width": cfg.video.width, "height": cfg.video.height, "fps": cfg.video.fps,
+                     "started_at": self.started_at, "on_air_s": round(time.time() - self.started_at, 1) if self.started_at else 0,
+                     "transition": cfg.transition, "transition_ms": cfg.transition_ms},
+            "program": self.engine.program,
+            "preview": self.engine.preview,
+            "transition": self.engine.transition_info(),
+            "scenes": [{"name": s.name, "label": s.label or s.name, "sources": list(s.visible_sources())}
+                       for s in cfg.scenes.values()],
+            "sources": [slot.info() for slot in self.engine.slots.values()],
+            "outputs": [o.info() for o in self.engine.outputs.values()],
+            "engine": self.engine.stats(),
+            "levels": self.engine.levels(),
+            "log": self.bus.history[-100:],
+        }
+        if self.jobfair is not None:
+            try:
+                state["jobfair"] = self.jobfair.stats()
+            except Exception:
+                log.exception("job-fair stats failed")
+        return state

@@ -1,0 +1,176 @@
+"""Sources fed by an ffmpeg child: rtmp and srt (listen), pull (RTSP/RTMP/HLS/SRT), file.
+
+The child decodes and scales to the slot size and writes NUT to a pipe; a reader
+thread demuxes it (PyAV, raw packets, no decoding) into the slot. When the child
+ends (publisher gone, file error, garbage) it is started again: listeners listen
+again at once, pull sources back off 1, 2, 4 ... 30 s.
+"""
+from __future__ import annotations
+
+import logging
+import subprocess
+import threading
+import time
+from collections import deque
+
+import av
+import numpy as np
+
+from .. import ffmpeg
+from .base import Source, SourceSlot
+
+log = logging.getLogger(__name__)
+
+STALL_RESTART_S = 6.0     # a live child that delivers nothing this long is restarted
+BACKOFF_MAX_S = 30.0
+
+
+class FfmpegSource(Source):
+    """One ffmpeg child per source, restarted by a supervisor thread."""
+
+    def __init__(self, slot: SourceSlot, emit) -> None:
+        super().__init__(slot, emit)
+        cfg = slot.config
+        if cfg.kind in ("rtmp", "srt"):
+            self.url = cfg.listen or ""
+        elif cfg.kind == "pull":
+            self.url = cfg.url or ""
+        else:
+            self.url = str(cfg.path)
+        self.listening = cfg.kind in ("rtmp", "srt")
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stderr_tail: deque[str] = deque(maxlen=20)
+        self._last_packet = 0.0
+        self.restarts = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._supervise, name=f"source-{self.slot.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._kill()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _kill(self) -> None:
+        proc = self._proc
+        if proc and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def _supervise(self) -> None:
+        backoff = 1.0
+        while not self._stop.is_set():
+            started = time.monotonic()
+            self.slot.set_state("connecting")
+            got_frames = self._run_once()
+            if self._stop.is_set():
+                break
+            self.slot.set_state("no_signal", self._last_error())
+            if got_frames:
+                self.emit(f"source {self.slot.name}: feed ended ({self._last_error() or 'end of stream'})", level="warning")
+            if self.listening:
+                delay = 0.2   # listen again at once; the publisher reconnects to us
+            else:
+                if time.monotonic() - started > 10:
+                    backoff = 1.0
+                delay = backoff
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+            self.restarts += 1
+            self._stop.wait(delay)
+        self.slot.set_state("idle")
+
+    def _last_error(self) -> str | None:
+        for line in reversed(self._stderr_tail):
+            low = line.lower()
+            if "error" in low or "failed" in low or "invalid" in low or "refused" in low:
+                return line.strip()[-160:]
+        return None
+
+    def _run_once(self) -> bool:
+        slot = self.slot
+        cmd = ffmpeg.source_command(slot.config.kind, self.url, slot.width, slot.height,
+                                    slot.sample_rate, slot.channels, loop=slot.config.loop,
+                                    audio=slot.config.audio)
+        self._stderr_tail.clear()
+        try:
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, bufsize=0)
+        except OSError as exc:
+            self._stderr_tail.append(f"error: cannot start ffmpeg: {exc}")
+            return False
+        proc = self._proc
+        threading.Thread(target=self._read_stderr, args=(proc,), daemon=True,
+                         name=f"source-{slot.name}-log").start()
+        watchdog = threading.Thread(target=self._watchdog, args=(proc,), daemon=True,
+                                    name=f"source-{slot.name}-watchdog")
+        self._last_packet = time.monotonic()
+        got = False
+        try:
+            container = av.open(proc.stdout, format="nut", mode="r")
+        except (av.FFmpegError, OSError, EOFError) as exc:
+            self._stderr_tail.append(f"error: {exc}")
+            self._kill()
+            return False
+        watchdog.start()
+        frame_bytes = slot.width * slot.height * 3 // 2
+        try:
+            for packet in container.demux():
+                if self._stop.is_set():
+                    break
+                if packet.size == 0:
+                    continue
+                self._last_packet = time.monotonic()
+                kind = packet.stream.type
+                if kind == "video":
+                    if packet.size != frame_bytes:
+                        continue   # never trust a malformed frame
+                    slot.push_video(np.frombuffer(memoryview(packet), np.uint8).reshape(slot.height * 3 // 2, slot.width))
+                    got = True
+                elif kind == "audio":
+                    samples = np.frombuffer(memoryview(packet), np.int16)
+                    usable = len(samples) - len(samples) % slot.channels
+                    slot.push_audio(samples[:usable].reshape(-1, slot.channels).copy())
+        except (av.FFmpegError, OSError, EOFError, ValueError) as exc:
+            self._stderr_tail.append(f"error: {exc}")
+        finally:
+            try:
+                container.close()
+            except Exception:
+                pass
+            self._kill()
+        return got
+
+    def _watchdog(self, proc: subprocess.Popen[bytes]) -> None:
+        """Restart a child that is connected but silent (a publisher that vanished without closing)."""
+        while proc.poll() is None and not self._stop.is_set():
+            time.sleep(0.5)
+            if self.slot.frames_in and self.slot.state in ("live", "no_signal") \
+                    and time.monotonic() - self._last_packet > STALL_RESTART_S:
+                self._stderr_tail.append("error: no data for %.0f s" % STALL_RESTART_S)
+                proc.kill()
+                return
+
+    def _read_stderr(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stderr is not None
+        in_input = False
+        for raw in iter(proc.stderr.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip()
+            self._stderr_tail.append(line)
+            if line.startswith("Input #0"):
+                in_input = True
+            elif line.startswith("Output #0") or line.startswith("Stream mapping"):
+                in_input = False
+            if in_input:
+                video = ffmpeg.parse_input_video(line)
+                if video:
+                    codec, w, h = video
+                    self.slot.set_input(w, h, codec)
+            log.debug("%s: %s", self.slot.name, line)
