@@ -300,7 +300,8 @@ def _print_done(r: FairReport, files: list[Path], out_dir: Path, unmasked: bool,
         print("  含完整联系方式的文件只交给对应用人单位；本次导出已记入导出日志。"
               " Files with full contacts go to their employer only; this export is in the export log.")
     for pk in r.peaks:
-        print(f"  {r.label(pk.platform)} 峰值在线(采样) sampled peak {pk.peak:,} @ {pk.at:%H:%M} ({pk.source})")
+        print(f"  {r.label(pk.platform)} 峰值在线(采样) sampled peak {pk.peak:,} @ {pk.at:%H:%M} "
+              f"({SOURCE_LABELS.get(pk.source, pk.source)})")
     if r.peaks:
         print("  各平台观看数字分别统计，不相加。 Viewer figures are per platform and never summed.")
 

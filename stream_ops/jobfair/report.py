@@ -449,7 +449,7 @@ def collect(store: Any, fair: Any, show_name: str, now: datetime | None = None) 
         markers.append(Marker(m.kind, m.ref, label, _dt(m.started_at, tz),
                               _dt(m.ended_at, tz) if m.ended_at is not None else None))
     samples = [ViewerSample(_dt(s.at, tz), s.platform, int(s.count), s.source) for s in store.viewer_samples()]
-    totals = [PlatformTotal(t.platform, METRIC_LABELS.get(t.metric, t.metric), t.value, _dt(t.at, tz), t.note)
+    totals = [PlatformTotal(t.platform, METRIC_LABELS.get(t.metric, t.metric), _num(t.value), _dt(t.at, tz), t.note)
               for t in store.platform_totals()]
     visits = [_dt(v.at, tz) for v in store.visits()]
     note = "" if (apps or samples or visits or markers or totals) else "数据库中还没有记录，所有数字为 0。 The store is empty: every figure is zero."
