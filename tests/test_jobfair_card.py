@@ -126,3 +126,16 @@ def test_salary_and_benefit_helpers() -> None:
     assert benefit_chips(["meals", "dormitory", "meals"]) == ["包吃", "包住"]
     assert benefit_chips("包吃、包住，班车") == ["包吃", "包住", "班车"]
     assert benefit_chips({"meals": True, "dormitory": False}) == ["包吃"]
+
+
+def test_card_takes_the_services_context_and_layer_background() -> None:
+    from stream_ops.jobfair.model import Job, Salary
+
+    job = Job("J007", "叉车司机", "E02", headcount=3, salary=Salary(5000, 7000), location="物流园",
+              benefits=("包住", "五险一金"))
+    ctx = {"job": job.as_dict(), "employer": {"name": "顺达物流有限公司"}, "stats": {}, "apply_url": URL}
+    img = render_jobcard(ctx, 800, 260, background="#aa000080")
+    _save(img, "jobcard-service-ctx.png")
+    px = np.array(img)
+    assert tuple(px[130, 400]) == (170, 0, 0, 128)  # box fill from the layer, between text and QR
+    assert (px[..., 0] > 200).sum() > 1000

@@ -56,11 +56,12 @@ def qr_modules(url: str) -> np.ndarray:
     return np.array([[bool(v) for v in row] for row in qr.matrix], dtype=bool)
 
 
-def render_jobcard(ctx: Mapping[str, Any], width: int, height: int) -> Image.Image:
+def render_jobcard(ctx: Mapping[str, Any], width: int, height: int, background: str | None = None) -> Image.Image:
     """The featured job as an RGBA card of `width`×`height`; transparent when none is featured.
 
     `ctx` is the job-fair service's live context:
     `{"job": {...}, "employer": {...}, "stats": {...}, "apply_url": "..."}`.
+    `background` (the layer's `#rrggbb` / `#rrggbbaa`) replaces the default dark box.
     """
     width, height = max(1, int(width)), max(1, int(height))
     img = Image.new("RGBA", (width, height), (0, 0, 0, 0))
@@ -73,7 +74,7 @@ def render_jobcard(ctx: Mapping[str, Any], width: int, height: int) -> Image.Ima
     draw = ImageDraw.Draw(img)
     short = min(width, height)
     radius = max(4, round(short * 0.08))
-    draw.rounded_rectangle((0, 0, width - 1, height - 1), radius=radius, fill=BOX)
+    draw.rounded_rectangle((0, 0, width - 1, height - 1), radius=radius, fill=_rgba(background) or BOX)
 
     # Safe margin inside the box: text never touches the rounded corners.
     pad = max(6, round(short * 0.07))
@@ -134,13 +135,14 @@ _WEIGHTS = {"title": 1.0, "employer": 0.62, "salary": 0.9, "facts": 0.58, "chips
 
 
 def _draw_text_column(draw: ImageDraw.ImageDraw, lines: list[tuple[str, Any]], x: int, y: int, w: int, h: int) -> None:
-    total = sum(_WEIGHTS[role] for role, _ in lines) * 1.3
+    total = sum(_WEIGHTS[role] for role, _ in lines) * 1.3 + 0.15  # + the gap above the chips
     unit = h / total if total else h
     unit = min(unit, w / 4)  # a very wide rect must not give a giant title
     cursor = float(y)
     for role, value in lines:
         size = max(8, int(unit * _WEIGHTS[role]))
         if role == "chips":
+            cursor += unit * 0.15  # chips are boxes: give them air under the text line
             _draw_chips(draw, value, x, int(cursor), w, size)
         else:
             colour = {"title": TITLE, "salary": SALARY}.get(role, TEXT)
@@ -211,6 +213,17 @@ def _ellipsize(text: str, font: ImageFont.FreeTypeFont, max_w: int) -> str:
 
 def _draw_centered(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, cx: int, y: int, fill: tuple) -> None:
     draw.text((cx - font.getlength(text) / 2, y), text, font=font, fill=fill)
+
+
+def _rgba(colour: str | None) -> tuple[int, int, int, int] | None:
+    """'#rrggbb' or '#rrggbbaa' as RGBA; None for anything else (the default box is used)."""
+    if not colour or not colour.startswith("#") or len(colour) not in (7, 9):
+        return None
+    try:
+        values = [int(colour[i:i + 2], 16) for i in range(1, len(colour), 2)]
+    except ValueError:
+        return None
+    return (values[0], values[1], values[2], values[3] if len(values) == 4 else 255)
 
 
 def _rounded_white(qr: Image.Image, radius: int) -> Image.Image:
