@@ -420,7 +420,7 @@ def _assemble(
     )
 
 
-def collect(store: Any, fair: Any, show_name: str, now: datetime | None = None) -> FairReport:
+def collect(store: Any, fair: Any, show_name: str = "", now: datetime | None = None) -> FairReport:
     """Read everything the store holds about the fair into a masked FairReport."""
     tz = fair_timezone(fair)
     apps = store.applications(include_withdrawn=True)
