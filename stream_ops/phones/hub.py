@@ -1,0 +1,280 @@
+"""PhoneHub: the show's phone slots — tokens, who is publishing where, tally, stats.
+
+One hub per show (created by Show when a source has `kind: webrtc`). It decides
+who may publish into a slot (token, slot taken, takeover, the same page coming
+back after a drop), owns the PhonePeers, pushes tally to the join pages, and
+reports every phone's figures in the slot and as `phone` events.
+HTTP lives in whip.py (publishing) and join.py (join page, operator API).
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import re
+import secrets
+import time
+from typing import Any
+
+from starlette.routing import BaseRoute
+
+from ..sources.base import SourceSlot
+from .peer import PhonePeer
+from .sdp import SdpError, check_offer
+from .source import mark_waiting, phone_options
+
+log = logging.getLogger(__name__)
+
+WATCH_S = 1.0          # how often peers are checked for death and the tally refreshed
+STATS_EVERY = 2        # watchdog ticks between stats events
+
+
+class PublishError(Exception):
+    """A refused publish: `status` (400/401/404/409) and a reason for the publisher."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def token_env(name: str) -> str:
+    """STREAM_OPS_PHONE_TOKEN_<SLOT>: the slot name upper-cased, other characters as `_`."""
+    return "STREAM_OPS_PHONE_TOKEN_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+
+
+class PageChannel:
+    """One open join page (its WebSocket): a bounded outbox so a stuck phone never slows the hub."""
+
+    def __init__(self, slot: str, client: str) -> None:
+        self.slot = slot
+        self.client = client
+        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(32)
+        self.stats: dict[str, Any] = {}
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.outbox.full():
+            try:
+                self.outbox.get_nowait()
+            except asyncio.QueueEmpty:
+                pass
+        self.outbox.put_nowait(message)
+
+
+class PhoneHub:
+    """Phone slots of one show. `show` gives config, bus, base_url and engine (slots, program, preview)."""
+
+    def __init__(self, show: Any) -> None:
+        self.show = show
+        self.names = [n for n, s in show.config.sources.items() if s.kind == "webrtc"]
+        self.options = {n: phone_options(show.config.sources[n]) for n in self.names}
+        self.tokens: dict[str, str] = {}
+        self.takeover: dict[str, bool] = {n: False for n in self.names}
+        self.peers: dict[str, PhonePeer] = {}          # slot -> the publisher on it
+        self.sessions: dict[str, PhonePeer] = {}       # WHIP session id -> peer
+        self._session_tokens: dict[str, str] = {}      # session -> the token it was opened with (for DELETE)
+        self.pages: dict[str, set[PageChannel]] = {n: set() for n in self.names}
+        self._locks = {n: asyncio.Lock() for n in self.names}
+        self._tally: dict[str, str] = {}
+        self._watch: asyncio.Task[None] | None = None
+        for name in self.names:
+            self.tokens[name] = os.environ.get(token_env(name)) or secrets.token_urlsafe(16)
+
+    # --- life cycle --------------------------------------------------------
+    async def start(self) -> None:
+        self.show.bus.listeners.append(self._on_event)
+        for name in self.names:
+            if self.slot(name).state == "idle":   # the engine starts PhoneSource; this covers a hub used alone
+                mark_waiting(self.slot(name))
+        self._watch = asyncio.create_task(self._watchdog())
+
+    async def close(self) -> None:
+        """Close every peer (the show is stopping)."""
+        if self._watch:
+            self._watch.cancel()
+        if self._on_event in self.show.bus.listeners:
+            self.show.bus.listeners.remove(self._on_event)
+        await asyncio.gather(*(peer.close("show stopped") for peer in list(self.peers.values())),
+                             return_exceptions=True)
+
+    def routes(self) -> list[BaseRoute]:
+        from . import join, whip
+
+        return [*whip.routes(self), *join.routes(self)]
+
+    # --- slots and tokens -----------------------------------------------------
+    def has(self, name: str) -> bool:
+        return name in self.options
+
+    def slot(self, name: str) -> SourceSlot:
+        return self.show.engine.slots[name]
+
+    def token_ok(self, name: str, token: str | None) -> bool:
+        real = self.tokens.get(name)
+        return bool(token and real) and hmac.compare_digest(token.encode(), real.encode())  # type: ignore[union-attr]
+
+    async def rotate(self, name: str, kick: bool = True) -> str:
+        """A fresh token; the old link stops working. `kick` also ends the phone that used it."""
+        self.tokens[name] = secrets.token_urlsafe(16)
+        self._publish(name, "token_rotated", kicked=kick)
+        if kick:
+            for page in list(self.pages[name]):
+                page.send({"type": "revoked"})
+            peer = self.peers.get(name)
+            if peer is not None:
+                await peer.close("token revoked")
+        return self.tokens[name]
+
+    def set_takeover(self, name: str, allow: bool) -> None:
+        self.takeover[name] = allow
+        self._publish(name, "takeover", allow=allow)
+
+    # --- publishing --------------------------------------------------------------
+    async def publish(self, name: str, offer: str, token: str | None, client: str | None = None) -> tuple[PhonePeer, str]:
+        """Answer a publisher's offer for slot `name`: (peer, answer SDP), or PublishError.
+
+        The slot is taken while its publisher delivers media. A new offer replaces it
+        when it comes from the same page (client id), when the old one has gone
+        quiet (roaming, a dead phone) or when the operator allowed takeover.
+        """
+        if not self.has(name):
+            raise PublishError(404, f"no phone slot {name!r}; slots: {', '.join(self.names)}")
+        if not self.token_ok(name, token):
+            raise PublishError(401, "wrong or revoked token for this slot: ask the operator for a new link")
+        try:
+            check_offer(offer)
+        except SdpError as exc:
+            raise PublishError(400, str(exc)) from None
+        async with self._locks[name]:
+            current = self.peers.get(name)
+            same_page = bool(client) and current is not None and current.client == client
+            if current is not None and not (same_page or current.stale() or self.takeover[name]):
+                self._publish(name, "refused", reason="slot taken")
+                raise PublishError(409, f"slot {name} already has a phone on it; the operator can allow a takeover")
+            peer = PhonePeer(self.slot(name), secrets.token_urlsafe(12), client,
+                             audio=bool(self.options[name]["audio"]),
+                             max_bitrate_kbps=self.options[name]["max_bitrate_kbps"], closed=self._peer_closed)
+            try:
+                answer = await peer.accept(offer)
+            except Exception as exc:   # aiortc rejects what check_offer let through: still the offer's fault
+                await peer.close("bad offer")
+                reason = str(exc) if isinstance(exc, SdpError) else f"the offer could not be used: {exc}"
+                raise PublishError(400, reason) from None
+            if current is not None:
+                why = "same phone reconnected" if same_page else ("dropped" if current.stale() else "taken over")
+                if why == "taken over":
+                    self._notify(name, {"type": "kicked"}, client=current.client)
+                await current.close(why)
+            self.peers[name] = peer
+            self.sessions[peer.session] = peer
+            self._session_tokens[peer.session] = token or ""
+            self.slot(name).extra["phone"] = peer.info()
+            self._publish(name, "offer", session=peer.session, codec=peer.codecs.get("video"),
+                          audio_codec=peer.codecs.get("audio"), replaced=current is not None)
+        return peer, answer
+
+    async def end_session(self, name: str, session: str, token: str | None) -> None:
+        """WHIP DELETE: end a session opened with this slot's current token or the one it was opened with."""
+        peer = self.sessions.get(session)
+        if peer is None or peer.slot.name != name:
+            raise PublishError(404, "no such WHIP session (it ended or was replaced)")
+        opened_with = self._session_tokens.get(session, "")
+        if not (self.token_ok(name, token) or (token and hmac.compare_digest(token.encode(), opened_with.encode()))):
+            raise PublishError(401, "wrong token for this session")
+        await peer.close("publisher ended the session")
+
+    async def _peer_closed(self, peer: PhonePeer, reason: str) -> None:
+        self.sessions.pop(peer.session, None)
+        self._session_tokens.pop(peer.session, None)
+        name = peer.slot.name
+        if self.peers.get(name) is peer:
+            del self.peers[name]
+            mark_waiting(peer.slot)
+        self._publish(name, "left", session=peer.session, reason=reason)
+
+    # --- pages (tally, stats from the phone) ----------------------------------------
+    def tally(self, name: str) -> str:
+        """program (red), preview (green) or off, from the scenes on program and preview."""
+        engine, scenes = self.show.engine, self.show.config.scenes
+
+        def shows(scene: str | None) -> bool:
+            return scene in scenes and name in scenes[scene].visible_sources()
+
+        if shows(getattr(engine, "program", None)):
+            return "program"
+        if shows(getattr(engine, "preview", None)):
+            return "preview"
+        return "off"
+
+    def page_status(self, name: str) -> dict[str, Any]:
+        slot = self.slot(name)
+        return {"type": "tally", "tally": self.tally(name), "state": slot.state}
+
+    def open_page(self, name: str, client: str) -> PageChannel:
+        page = PageChannel(name, client)
+        self.pages[name].add(page)
+        page.send(self.page_status(name))
+        return page
+
+    def close_page(self, page: PageChannel) -> None:
+        self.pages[page.slot].discard(page)
+
+    def page_stats(self, page: PageChannel, stats: dict[str, Any]) -> None:
+        """Figures the phone measured itself (RTT, what its encoder really sends)."""
+        page.stats = stats
+        peer = self.peers.get(page.slot)
+        if peer is not None and peer.client == page.client and stats.get("rtt_ms") is not None:
+            peer.stats["rtt_ms"] = stats["rtt_ms"]
+
+    def _notify(self, name: str, message: dict[str, Any], client: str | None = None) -> None:
+        for page in list(self.pages.get(name, ())):
+            if client is None or page.client == client:
+                page.send(message)
+
+    def _on_event(self, event: Any) -> None:
+        if event.type in ("program", "preview"):
+            self._push_tally()
+
+    def _push_tally(self) -> None:
+        for name in self.names:
+            status = self.page_status(name)
+            key = f"{status['tally']}/{status['state']}"
+            if self._tally.get(name) != key:
+                self._tally[name] = key
+                self._notify(name, status)
+
+    # --- watchdog -----------------------------------------------------------------
+    async def _watchdog(self) -> None:
+        tick = 0
+        while True:
+            await asyncio.sleep(WATCH_S)
+            tick += 1
+            try:
+                await self._check(stats=tick % STATS_EVERY == 0)
+            except Exception:   # one bad peer must not stop the checks for the others
+                log.exception("phone watchdog failed")
+
+    async def _check(self, stats: bool) -> None:
+        now = time.monotonic()
+        self._push_tally()
+        for name, peer in list(self.peers.items()):
+            if peer.dead(now):
+                await peer.close("no media" if peer.last_media else "never connected")
+                continue
+            if stats:
+                figures = await peer.measure()
+                slot = self.slot(name)
+                slot.extra.update(phone=peer.info(), bitrate_kbps=figures["bitrate_kbps"],
+                                  rtt_ms=figures["rtt_ms"], packets_lost=figures["packets_lost"])
+                self._publish(name, "stats", **peer.info(), width=slot.input_width, height=slot.input_height)
+
+    def _publish(self, name: str, event: str, **data: Any) -> None:
+        self.show.bus.publish("phone", name=name, event=event, **data)
+
+    # --- operator view -----------------------------------------------------------
+    def info(self, name: str) -> dict[str, Any]:
+        peer = self.peers.get(name)
+        return {"name": name, "state": self.slot(name).state, "tally": self.tally(name),
+                "takeover": self.takeover[name], "options": self.options[name],
+                "phone": peer.info() if peer else None}

@@ -1,0 +1,184 @@
+"""One publisher (a phone page or a WHIP encoder) feeding one source slot.
+
+aiortc receives, depacketizes and decodes (H.264, VP8, Opus) in its own threads;
+this module turns each decoded picture into the slot's packed yuv420p (libswscale,
+via frames.from_video_frame) and each audio frame into the show's rate and
+channels. Everything here runs on the asyncio loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Awaitable, Callable
+
+import av
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+
+from .. import frames
+from ..sources.base import SourceSlot
+from . import sdp
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER_S = 2.0        # no media this long: a new offer for the slot may replace this peer
+GIVE_UP_AFTER_S = 15.0     # no media this long: close it (ICE consent would take 30 s)
+CONNECT_TIMEOUT_S = 15.0   # an answer that never connects frees the slot after this
+
+Closed = Callable[["PhonePeer", str], Awaitable[None] | None]
+
+
+class PhonePeer:
+    """An RTCPeerConnection that publishes into `slot`; `closed(peer, reason)` is called once when it ends."""
+
+    def __init__(self, slot: SourceSlot, session: str, client: str | None, *, audio: bool,
+                 max_bitrate_kbps: int | None, closed: Closed, fit: str = "contain") -> None:
+        self.slot = slot
+        self.session = session
+        self.client = client              # the page's random id: the same page coming back may take its place
+        self.audio = audio
+        self.max_bitrate_kbps = max_bitrate_kbps
+        self.fit = fit
+        self.created = time.monotonic()
+        self.connected_at: float | None = None
+        self.first_frame_at: float | None = None
+        self.last_media = 0.0
+        self.codecs: dict[str, str] = {}
+        self.active = True                # False once closed or replaced: never push into the slot again
+        self.reason = ""
+        self.frames = 0
+        self.stats: dict[str, Any] = {"bitrate_kbps": 0.0, "fps": 0.0, "rtt_ms": None, "packets_lost": 0}
+        self._stats_mark: tuple[float, int, int] | None = None   # (time, bytes, frames)
+        self._closed_cb = closed
+        self._tasks: list[asyncio.Task[None]] = []
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))   # host candidates only: no STUN lookups
+        self.pc.on("track", self._on_track)
+        self.pc.on("connectionstatechange", self._on_connection_state)
+
+    # --- signalling --------------------------------------------------------
+    async def accept(self, offer: str) -> str:
+        """Take the offer and return the answer (all ICE candidates included: no trickle)."""
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        answer = await self.pc.createAnswer()
+        await self.pc.setLocalDescription(answer)
+        local = self.pc.localDescription.sdp
+        self.codecs = sdp.negotiated(local)
+        if "video" not in self.codecs and "audio" not in self.codecs:
+            raise sdp.SdpError("no offered codec could be agreed: send H.264 or VP8 video, Opus audio")
+        return sdp.with_bandwidth(local, self.max_bitrate_kbps)
+
+    async def close(self, reason: str) -> None:
+        """Stop feeding the slot and close the connection; idempotent."""
+        if not self.active:
+            return
+        self.active = False
+        self.reason = reason
+        for task in self._tasks:
+            task.cancel()
+        try:
+            await self.pc.close()
+        except Exception:   # a half-open DTLS transport may fail to say goodbye; it is gone either way
+            log.debug("closing peer %s failed", self.session, exc_info=True)
+        result = self._closed_cb(self, reason)
+        if asyncio.iscoroutine(result):
+            await result
+
+    # --- health --------------------------------------------------------------
+    def state(self) -> str:
+        return self.pc.connectionState
+
+    def stale(self, now: float | None = None) -> bool:
+        """Gone for practical purposes: failed/closed, or media stopped for STALE_AFTER_S."""
+        now = now if now is not None else time.monotonic()
+        if not self.active or self.pc.connectionState in ("failed", "closed", "disconnected"):
+            return True
+        if self.last_media:
+            return now - self.last_media > STALE_AFTER_S
+        return now - self.created > CONNECT_TIMEOUT_S
+
+    def dead(self, now: float | None = None) -> bool:
+        """Worth closing: no media for GIVE_UP_AFTER_S, or never connected."""
+        now = now if now is not None else time.monotonic()
+        if self.pc.connectionState in ("failed", "closed"):
+            return True
+        if self.last_media:
+            return now - self.last_media > GIVE_UP_AFTER_S
+        return now - self.created > CONNECT_TIMEOUT_S
+
+    async def measure(self) -> dict[str, Any]:
+        """Refresh bitrate, fps and loss from aiortc's stats (received bytes over the last interval)."""
+        report = await self.pc.getStats()
+        rx_bytes = sum(getattr(s, "bytesReceived", 0) or 0 for s in report.values() if s.type == "transport")
+        lost = sum(getattr(s, "packetsLost", 0) or 0 for s in report.values() if s.type == "inbound-rtp")
+        now = time.monotonic()
+        if self._stats_mark is not None:
+            t0, b0, f0 = self._stats_mark
+            dt = max(now - t0, 1e-3)
+            self.stats["bitrate_kbps"] = round((rx_bytes - b0) * 8 / 1000 / dt, 1)
+            self.stats["fps"] = round((self.frames - f0) / dt, 1)
+        self._stats_mark = (now, rx_bytes, self.frames)
+        self.stats["packets_lost"] = lost
+        return self.stats
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "session": self.session,
+            "state": self.pc.connectionState,
+            "codec": self.codecs.get("video"),
+            "audio_codec": self.codecs.get("audio"),
+            "connected_s": round(time.monotonic() - self.connected_at, 1) if self.connected_at else None,
+            **self.stats,
+        }
+
+    # --- media ---------------------------------------------------------------
+    def _on_connection_state(self) -> None:
+        state = self.pc.connectionState
+        if state == "connected" and self.connected_at is None:
+            self.connected_at = time.monotonic()
+        elif state in ("failed", "closed") and self.active:
+            asyncio.ensure_future(self.close(f"connection {state}"))
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind == "video":
+            self._tasks.append(asyncio.ensure_future(self._video(track)))
+        elif track.kind == "audio":
+            self._tasks.append(asyncio.ensure_future(self._audio(track)))
+
+    async def _video(self, track: MediaStreamTrack) -> None:
+        slot = self.slot
+        size: tuple[int, int] | None = None
+        while self.active:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            if not self.active:
+                return
+            now = time.monotonic()
+            picture = frames.from_video_frame(frame, slot.width, slot.height, self.fit)   # type: ignore[arg-type]
+            slot.push_video(picture, now)
+            self.frames += 1
+            self.last_media = now
+            if self.first_frame_at is None:
+                self.first_frame_at = now
+            if size != (frame.width, frame.height):   # type: ignore[union-attr]
+                size = (frame.width, frame.height)    # type: ignore[union-attr]
+                slot.set_input(size[0], size[1], (self.codecs.get("video") or "").lower() or None)
+
+    async def _audio(self, track: MediaStreamTrack) -> None:
+        slot = self.slot
+        layout = "mono" if slot.channels == 1 else "stereo"
+        resampler = av.AudioResampler(format="s16", layout=layout, rate=slot.sample_rate)
+        while self.active:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            if not self.active:
+                return
+            self.last_media = time.monotonic()
+            if not self.audio:   # audio off for this slot: keep draining so aiortc's queue stays empty
+                continue
+            for out in resampler.resample(frame):   # type: ignore[arg-type]
+                slot.push_audio(out.to_ndarray().reshape(-1, slot.channels))
