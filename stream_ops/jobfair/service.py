@@ -373,7 +373,7 @@ class JobFairService:
         await self.add_viewer_sample(platform, count, source)
 
     def _poller_changed(self, state: PollerState) -> None:
-        self._emit("poller", **state.as_dict())
+        self._emit("poller", poller=state.as_dict())
 
     def _count_sample(self, s: ViewerSample) -> None:
         self.current[s.platform] = {"count": s.count, "at": s.at, "source": s.source}
