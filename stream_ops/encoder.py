@@ -58,6 +58,10 @@ class Encoder:
         a.bit_rate = audio.bitrate_kbps * 1000
         self.audio = a
         self.layout = "stereo" if audio.channels == 2 else "mono"
+        # Opens both encoders and copies their parameters (AAC's AudioSpecificConfig
+        # among them) into the streams, which is what outputs copy from; without it
+        # the TS muxer cannot write ADTS headers and players reject the audio.
+        self._holder.start_encoding()
         self.resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=audio.sample_rate, frame_size=1024)
         self.audio_in = 0      # samples fed
         self.audio_out = 0     # samples encoded (pts of the next AAC frame)

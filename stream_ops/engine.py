@@ -150,7 +150,7 @@ class Engine:
             self.transition = None
         self.program = scene
         self.bus.publish_threadsafe("program", scene=scene, previous=old, transition=kind, duration_ms=duration_ms, actor=actor)
-        self._emit_log(f"{actor}: program {old} → {scene} ({kind}{f' {duration_ms} ms' if kind == 'fade' else ''})", actor=actor)
+        self._emit_log(f"program {old} → {scene} ({kind}{f' {duration_ms} ms' if kind == 'fade' else ''})", actor=actor)
 
     def set_preview(self, scene: str, actor: str = "operator") -> None:
         if scene != self.preview:
@@ -175,13 +175,13 @@ class Engine:
         out = self.outputs[name]
         if out.desired != "running":
             out.start()
-            self._emit_log(f"{actor}: start output {name}", actor=actor)
+            self._emit_log(f"start output {name}", actor=actor)
 
     def stop_output(self, name: str, actor: str = "operator") -> None:
         out = self.outputs[name]
         if out.desired == "running":
             out.stop()
-            self._emit_log(f"{actor}: stop output {name}", actor=actor)
+            self._emit_log(f"stop output {name}", actor=actor)
 
     # --- the program clock ------------------------------------------------------------
     def _clock(self) -> None:

@@ -125,9 +125,9 @@ class EventBus:
 
     def log(self, message: str, level: str = "info", actor: str = "engine", **extra: Any) -> None:
         """An operator-readable line for the panel's event log (and the process log)."""
-        getattr(log, level if level in ("info", "warning", "error") else "info")("%s: %s", actor, message)
+        getattr(log, level if level in ("info", "warning", "error") else "info")("[%s] %s", actor, message)
         self.publish("log", level=level, message=message, actor=actor, **extra)
 
     def log_threadsafe(self, message: str, level: str = "info", actor: str = "engine", **extra: Any) -> None:
-        getattr(log, level if level in ("info", "warning", "error") else "info")("%s: %s", actor, message)
+        getattr(log, level if level in ("info", "warning", "error") else "info")("[%s] %s", actor, message)
         self.publish_threadsafe("log", level=level, message=message, actor=actor, **extra)

@@ -94,7 +94,8 @@ def source_command(kind: str, url: str, width: int, height: int, sample_rate: in
 
 def push_command(kind: str, target: str, progress_fd: int) -> list[str]:
     """ffmpeg child that copies our MPEG-TS from stdin to a target; reports bytes on progress_fd."""
-    src = ffmpeg_py.input("pipe:0", format="mpegts", fflags="+genpts")
+    # Our TS starts at a keyframe with its headers: a short probe is enough, and keeps switch latency low.
+    src = ffmpeg_py.input("pipe:0", format="mpegts", fflags="+genpts+nobuffer", probesize=200_000, analyzeduration=500_000)
     if kind == "rtmp":
         out = ffmpeg_py.output(src, target, format="flv", c="copy", flvflags="no_duration_filesize")
     elif kind == "srt":

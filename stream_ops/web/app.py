@@ -6,6 +6,9 @@ own slot token) are reachable without the operator token.
 """
 from __future__ import annotations
 
+import contextlib
+from typing import AsyncIterator
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -42,12 +45,19 @@ def create_app(show: Show) -> Starlette:
     async def server_error(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"error": "internal error; see the server log"}, 500)
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await show.start()
+        try:
+            yield
+        finally:
+            await show.stop()
+
     app = Starlette(
         routes=routes,
         middleware=[Middleware(TokenMiddleware, token=show.token, public=PUBLIC_API)],
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
-        on_startup=[show.start],
-        on_shutdown=[show.stop],
+        lifespan=lifespan,
     )
     app.state.show = show
     return app

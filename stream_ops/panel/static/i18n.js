@@ -1,0 +1,89 @@
+// Interface strings, Chinese first. The chosen language is remembered in localStorage.
+const STRINGS = {
+  zh: {
+    title: "导播台", preview: "预监", program: "节目", take: "切换", auto: "自动",
+    transition: "转场", fade: "淡化", cut: "硬切", duration_ms: "毫秒",
+    scenes: "场景", sources: "信号源", outputs: "推流", audio: "音频", log: "事件记录",
+    on_air: "播出", clock: "时间", logout: "退出", lang_switch: "English",
+    start: "开始", stop: "停止", start_all: "全部开始", stop_all: "全部停止",
+    mute: "静音", muted: "已静音", master: "节目总音量",
+    kbps: "码率", uptime: "时长", reconnects: "重连", dropped: "丢包",
+    "src.live": "正常", "src.no_signal": "信号中断", "src.connecting": "连接中", "src.idle": "未启动",
+    "out.idle": "未推流", "out.connecting": "连接中", "out.live": "直播中", "out.reconnecting": "重连中",
+    "out.failed": "失败", "out.stopping": "停止中",
+    no_signal: "信号中断 NO SIGNAL",
+    connected: "已连接", disconnected: "已断开",
+    banner_lost: "与导播服务器的连接断开 — 正在重连…",
+    banner_retry: "与导播服务器的连接断开 — 第 {n} 次重连…",
+    banner_stale: "显示的是断开前的状态，请勿依赖",
+    confirm_stop_title: "停止推流？",
+    confirm_stop_text: "「{name}」正在直播。停止后观众会看到直播中断。",
+    confirm_stop_all_title: "全部停止推流？",
+    confirm_stop_all_text: "所有平台的推流和录制都会停止：{names}。",
+    confirm_ok_stop: "停止推流", cancel: "取消",
+    network_error: "网络错误：命令没有送达",
+    keys_hint: "1–9 选预监 · 空格/回车 切换 · A 自动",
+    "ev.program": "节目切到「{scene}」", "ev.preview": "预监「{scene}」",
+    "ev.output": "推流 {name}：{state}", "ev.source": "信号源 {name}：{state}",
+    fps: "帧/秒", late: "迟帧", engine: "引擎",
+    jobfair: "招聘会", feature_job: "岗位上屏", start_segment: "企业时段",
+    feature: "上屏", segment: "开始", applications: "投递", viewers: "观众",
+    join_qr: "扫码加入", join_title: "手机扫码加入", close: "关闭",
+    empty_outputs: "节目单里没有推流", empty_log: "暂无记录",
+  },
+  en: {
+    title: "Control room", preview: "Preview", program: "Program", take: "TAKE", auto: "AUTO",
+    transition: "Transition", fade: "Fade", cut: "Cut", duration_ms: "ms",
+    scenes: "Scenes", sources: "Sources", outputs: "Outputs", audio: "Audio", log: "Event log",
+    on_air: "On air", clock: "Time", logout: "Log out", lang_switch: "中文",
+    start: "Start", stop: "Stop", start_all: "Start all", stop_all: "Stop all",
+    mute: "Mute", muted: "Muted", master: "Program",
+    kbps: "kbps", uptime: "Uptime", reconnects: "Reconnects", dropped: "Dropped",
+    "src.live": "Live", "src.no_signal": "No signal", "src.connecting": "Connecting", "src.idle": "Idle",
+    "out.idle": "Idle", "out.connecting": "Connecting", "out.live": "LIVE", "out.reconnecting": "Reconnecting",
+    "out.failed": "Failed", "out.stopping": "Stopping",
+    no_signal: "信号中断 NO SIGNAL",
+    connected: "Connected", disconnected: "Disconnected",
+    banner_lost: "Connection to the server lost — reconnecting…",
+    banner_retry: "Connection to the server lost — reconnect attempt {n}…",
+    banner_stale: "What you see is from before the break; do not rely on it",
+    confirm_stop_title: "Stop this output?",
+    confirm_stop_text: "“{name}” is live. Viewers will see the stream end.",
+    confirm_stop_all_title: "Stop all outputs?",
+    confirm_stop_all_text: "Every platform and recording stops: {names}.",
+    confirm_ok_stop: "Stop output", cancel: "Cancel",
+    network_error: "Network error: the command did not arrive",
+    keys_hint: "1–9 preview · Space/Enter take · A auto",
+    "ev.program": "Program → “{scene}”", "ev.preview": "Preview “{scene}”",
+    "ev.output": "Output {name}: {state}", "ev.source": "Source {name}: {state}",
+    fps: "fps", late: "late", engine: "Engine",
+    jobfair: "Job fair", feature_job: "Feature a job", start_segment: "Employer segment",
+    feature: "Feature", segment: "Start", applications: "Applications", viewers: "Viewers",
+    join_qr: "Join QR", join_title: "Scan to join with a phone", close: "Close",
+    empty_outputs: "The show has no outputs", empty_log: "Nothing yet",
+  },
+};
+
+const KEY = "stream-ops.lang";
+let lang = localStorage.getItem(KEY) === "en" ? "en" : "zh";
+
+export function t(key, vars = {}) {
+  let text = STRINGS[lang][key] ?? STRINGS.zh[key] ?? key;
+  for (const [k, v] of Object.entries(vars)) text = text.replaceAll(`{${k}}`, String(v));
+  return text;
+}
+
+export function currentLang() { return lang; }
+
+export function setLang(next) {
+  lang = next === "en" ? "en" : "zh";
+  localStorage.setItem(KEY, lang);
+  applyStatic();
+}
+
+// Fill every element marked data-i18n (text) or data-i18n-title (tooltip).
+export function applyStatic(root = document) {
+  document.documentElement.lang = lang === "en" ? "en" : "zh-CN";
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
+}

@@ -1,0 +1,548 @@
+// The operator's panel: draws the show's state, sends commands, never polls.
+// Every `state` message replaces everything; events update their part in place.
+import { $, h, sync, hms, clockTime, meterPct, dbText } from "./dom.js";
+import { t, setLang, currentLang, applyStatic } from "./i18n.js";
+import { command, getJSON, connectEvents, connectThumbs } from "./net.js";
+import { toast, confirmDialog, modalOpen, initModal } from "./ui.js";
+
+const S = {
+  state: null,          // the last full state, kept current by events
+  online: false,
+  startedLocal: null,   // local clock time the show started (server clock skew removed)
+  busy: false,          // a take is on its way: a second key press must not swap back
+  transitionTouched: false,
+  lastOutputState: {},  // name -> state, so the log shows changes, not every figure update
+  lastSourceState: {},
+};
+const meters = new Map();   // "program" | source name -> {rms, peak, value}
+let thumbs = null;
+
+// --- small lookups -------------------------------------------------------
+const scenes = () => S.state?.scenes ?? [];
+const sceneLabel = (name) => scenes().find((s) => s.name === name)?.label || name || "—";
+const sourceLabel = (name) => S.state?.sources.find((s) => s.name === name)?.label || name;
+const outputLabel = (name) => S.state?.outputs.find((o) => o.name === name)?.label || name;
+
+// --- commands -------------------------------------------------------------
+async function setPreview(scene) {
+  const answer = await command("/api/preview", { scene });
+  if (answer) applyProgramPreview(answer);
+}
+
+async function take(auto) {
+  if (S.busy || !S.online) return;
+  S.busy = true;
+  document.body.classList.add("taking");
+  const body = auto
+    ? { transition: $("#transition").value, duration_ms: Number($("#duration").value) || 0 }
+    : { transition: "cut" };
+  try {
+    const answer = await command("/api/take", body);
+    if (answer) applyProgramPreview(answer);
+  } finally {
+    S.busy = false;
+    document.body.classList.remove("taking");
+  }
+}
+
+async function startOutput(name) {
+  const info = await command(`/api/outputs/${encodeURIComponent(name)}/start`);
+  if (info) applyOutput(info);
+}
+
+async function stopOutput(name) {
+  const out = S.state.outputs.find((o) => o.name === name);
+  if (out && (out.state === "live" || out.state === "reconnecting")) {
+    const ok = await confirmDialog({
+      title: t("confirm_stop_title"),
+      text: t("confirm_stop_text", { name: out.label || out.name }),
+      ok: t("confirm_ok_stop"),
+    });
+    if (!ok) return;
+  }
+  const info = await command(`/api/outputs/${encodeURIComponent(name)}/stop`);
+  if (info) applyOutput(info);
+}
+
+async function allOutputs(action) {
+  if (action === "stop") {
+    const running = S.state.outputs.filter((o) => o.state !== "idle" || o.desired === "running");
+    if (!running.length) return;
+    const ok = await confirmDialog({
+      title: t("confirm_stop_all_title"),
+      text: t("confirm_stop_all_text", { names: running.map((o) => o.label || o.name).join("、") }),
+      ok: t("confirm_ok_stop"),
+    });
+    if (!ok) return;
+  }
+  const answer = await command(`/api/outputs/all/${action}`);
+  if (answer) answer.outputs.forEach(applyOutput);
+}
+
+let gainTimer = null;
+function sendGain(name, gain_db, now = false) {
+  clearTimeout(gainTimer);
+  const send = () => command(`/api/sources/${encodeURIComponent(name)}/audio`, { gain_db });
+  if (now) send(); else gainTimer = setTimeout(send, 80);
+}
+
+async function toggleMute(name) {
+  const src = S.state.sources.find((s) => s.name === name);
+  const answer = await command(`/api/sources/${encodeURIComponent(name)}/audio`, { muted: !src.muted });
+  if (answer) applySourceAudio(answer);
+}
+
+async function showJoin(name) {
+  const join = await getJSON(`/api/sources/${encodeURIComponent(name)}/join`);
+  if (!join) return;
+  const body = h("div", { class: "join" },
+    join.svg ? h("img", { class: "join-qr", alt: "QR", src: "data:image/svg+xml;charset=utf-8," + encodeURIComponent(join.svg) }) : null,
+    h("p", { class: "join-url" }, join.url || ""));
+  confirmDialog({ title: `${t("join_title")} · ${sourceLabel(name)}`, text: "", ok: null, body });
+}
+
+// --- applying what the server says ---------------------------------------------
+function applyProgramPreview({ program, preview }) {
+  if (program !== undefined) S.state.program = program;
+  if (preview !== undefined) S.state.preview = preview;
+  renderTally();
+}
+
+function applyOutput(info) {
+  const list = S.state.outputs;
+  const i = list.findIndex((o) => o.name === info.name);
+  info._at = performance.now();
+  if (i >= 0) list[i] = { ...list[i], ...info }; else list.push(info);
+  renderOutputs();
+}
+
+function applySource(info) {
+  const list = S.state.sources;
+  const i = list.findIndex((s) => s.name === info.name);
+  if (i >= 0) list[i] = { ...list[i], ...info }; else list.push(info);
+  renderSources();
+  renderMixer();
+}
+
+function applySourceAudio({ name, gain_db, muted }) {
+  const src = S.state.sources.find((s) => s.name === name);
+  if (!src) return;
+  if (gain_db !== undefined) src.gain_db = gain_db;
+  if (muted !== undefined) src.muted = muted;
+  renderMixer();
+}
+
+function onMessage(ev) {
+  switch (ev.type) {
+    case "state": {
+      const { type, seq, ts, ...state } = ev;
+      S.state = state;
+      S.startedLocal = state.show.started_at ? Date.now() / 1000 - (state.show.on_air_s || 0) : null;
+      for (const o of state.outputs) o._at = performance.now();
+      S.lastOutputState = {};
+      S.lastSourceState = {};
+      renderAll();
+      renderLog(true);
+      break;
+    }
+    case "program":
+      S.state.program = ev.scene;
+      if (ev.preview !== undefined) S.state.preview = ev.preview;
+      S.state.transition = ev.transition && ev.transition !== "cut" ? ev : null;
+      renderTally();
+      addLog(ev);
+      break;
+    case "preview":
+      S.state.preview = ev.scene;
+      renderTally();
+      addLog(ev);
+      break;
+    case "source_state": applySource(ev); addLog(ev); break;
+    case "source_audio": applySourceAudio(ev); break;
+    case "output_state": applyOutput(ev); addLog(ev); break;
+    case "levels": S.state.levels = ev; renderLevels(); break;
+    case "engine": S.state.engine = ev; renderEngine(); break;
+    case "log": addLog(ev); break;
+    case "jobfair": S.state.jobfair = { ...(S.state.jobfair || {}), ...strip(ev) }; renderJobfair(); break;
+    default: break;
+  }
+}
+
+const strip = ({ type, seq, ts, ...rest }) => rest;
+
+function onStatus(status, attempt) {
+  S.online = status === "open";
+  document.body.classList.toggle("offline", !S.online);
+  $("#conn").className = `conn ${S.online ? "ok" : "down"}`;
+  $("#conn-text").textContent = t(S.online ? "connected" : "disconnected");
+  const banner = $("#banner");
+  if (S.online) { banner.hidden = true; return; }
+  if (!S.state) { banner.hidden = attempt <= 1; }
+  else banner.hidden = false;
+  banner.textContent = `${attempt > 1 ? t("banner_retry", { n: attempt - 1 }) : t("banner_lost")}${S.state ? " · " + t("banner_stale") : ""}`;
+}
+
+// --- drawing ---------------------------------------------------------------------
+function renderAll() {
+  $("#show-name").textContent = S.state.show.name;
+  document.title = `${t("title")} · ${S.state.show.name}`;
+  if (!S.transitionTouched) {
+    $("#transition").value = S.state.show.transition === "cut" ? "cut" : "fade";
+    $("#duration").value = S.state.show.transition_ms ?? 500;
+  }
+  renderScenes();
+  renderSources();
+  renderOutputs();
+  renderMixer();
+  renderEngine();
+  renderJobfair();
+  renderTally();
+  thumbs?.refresh();
+}
+
+function renderScenes() {
+  sync($("#scenes"), scenes(), (s) => s.name, (s) => {
+    const btn = h("button", { class: "scene", type: "button" },
+      h("span", { class: "key" }), h("span", { class: "label" }), h("span", { class: "name" }));
+    btn.addEventListener("click", () => { setPreview(btn.dataset.key); btn.blur(); });
+    btn.addEventListener("dblclick", () => take(false));
+    return btn;
+  }, (btn, s) => {
+    const i = scenes().indexOf(s);
+    btn.querySelector(".key").textContent = i < 9 ? String(i + 1) : "";
+    btn.querySelector(".label").textContent = s.label || s.name;
+    btn.querySelector(".name").textContent = s.label && s.label !== s.name ? s.name : "";
+  });
+}
+
+function renderTally() {
+  if (!S.state) return;
+  const { program, preview } = S.state;
+  for (const btn of $("#scenes").children) {
+    btn.classList.toggle("on-program", btn.dataset.key === program);
+    btn.classList.toggle("on-preview", btn.dataset.key === preview);
+  }
+  $("#pgm-name").textContent = sceneLabel(program);
+  $("#pvw-name").textContent = sceneLabel(preview);
+  const inScene = (name) => scenes().find((s) => s.name === name)?.sources ?? [];
+  const pgm = new Set(inScene(program));
+  const pvw = new Set(inScene(preview));
+  for (const tile of $("#sources").children) {
+    tile.classList.toggle("in-program", pgm.has(tile.dataset.key));
+    tile.classList.toggle("in-preview", pvw.has(tile.dataset.key));
+  }
+}
+
+function formatLine(src) {
+  const parts = [];
+  if (src.width && src.height) parts.push(`${src.width}×${src.height}`);
+  if (src.state === "live" && src.fps) parts.push(`${Number(src.fps).toFixed(0)} ${t("fps")}`);
+  if (src.codec) parts.push(src.codec);
+  return parts.join(" · ") || src.kind;
+}
+
+function renderSources() {
+  const added = [];
+  sync($("#sources"), S.state.sources, (s) => s.name, (s) => {
+    const tile = h("div", { class: "tile" },
+      h("div", { class: "screen" },
+        h("img", { alt: s.name, dataset: { thumb: `source:${s.name}` } }),
+        h("span", { class: "badge pgm" }, "PGM"), h("span", { class: "badge pvw" }, "PVW"),
+        h("span", { class: "nosignal" }, t("no_signal"))),
+      h("div", { class: "caption" },
+        h("b", { class: "label" }), h("span", { class: "state-pill" }), h("span", { class: "fmt" })),
+      h("div", { class: "error" }));
+    if (s.kind === "webrtc") {
+      tile.querySelector(".caption").append(
+        h("button", { class: "btn small join-btn", type: "button", onclick: () => showJoin(s.name) }, t("join_qr")));
+    }
+    added.push(tile);
+    return tile;
+  }, (tile, s) => {
+    tile.className = `tile src-${s.state}`;
+    tile.querySelector(".label").textContent = s.label || s.name;
+    tile.querySelector(".state-pill").textContent = t(`src.${s.state}`);
+    tile.querySelector(".fmt").textContent = formatLine(s);
+    tile.querySelector(".error").textContent = s.state !== "live" && s.error ? s.error : "";
+    tile.querySelector(".nosignal").textContent = t("no_signal");
+    const join = tile.querySelector(".join-btn");
+    if (join) join.textContent = t("join_qr");
+  });
+  renderTally();
+  if (added.length) thumbs?.refresh();
+}
+
+function renderOutputs() {
+  const box = $("#outputs");
+  const outs = S.state.outputs;
+  if (!outs.length) { box.replaceChildren(h("p", { class: "empty" }, t("empty_outputs"))); return; }
+  box.querySelector(".empty")?.remove();
+  sync(box, outs, (o) => o.name, (o) => {
+    const card = h("div", { class: "out" },
+      h("div", { class: "out-head" }, h("b", { class: "label" }), h("span", { class: "platform" }), h("span", { class: "state-pill" })),
+      h("div", { class: "target" }),
+      h("dl", { class: "figures" },
+        h("div", {}, h("dt", { dataset: { i18n: "kbps" } }), h("dd", { class: "kbps" })),
+        h("div", {}, h("dt", { dataset: { i18n: "uptime" } }), h("dd", { class: "uptime" })),
+        h("div", {}, h("dt", { dataset: { i18n: "reconnects" } }), h("dd", { class: "reconnects" })),
+        h("div", {}, h("dt", { dataset: { i18n: "dropped" } }), h("dd", { class: "dropped" }))),
+      h("div", { class: "error" }),
+      h("div", { class: "out-buttons" },
+        h("button", { class: "btn go start", type: "button", onclick: (e) => { e.currentTarget.blur(); startOutput(o.name); } }),
+        h("button", { class: "btn danger stop", type: "button", onclick: (e) => { e.currentTarget.blur(); stopOutput(o.name); } })));
+    applyStatic(card);
+    return card;
+  }, (card, o) => {
+    card.className = `out out-${o.state}`;
+    card.querySelector(".label").textContent = o.label || o.name;
+    card.querySelector(".platform").textContent = o.platform && o.platform !== o.label ? o.platform : o.kind;
+    card.querySelector(".state-pill").textContent = t(`out.${o.state}`);
+    card.querySelector(".target").textContent = o.target || "";
+    card.querySelector(".target").title = o.target || "";
+    card.querySelector(".kbps").textContent = o.state === "live" ? Math.round(o.kbps || 0).toLocaleString() : "—";
+    card.querySelector(".reconnects").textContent = o.reconnects ?? 0;
+    card.querySelector(".dropped").textContent = o.dropped ?? 0;
+    card.querySelector(".error").textContent = o.error || "";
+    const running = o.desired ? o.desired === "running" : o.state !== "idle";
+    const start = card.querySelector(".start");
+    const stop = card.querySelector(".stop");
+    start.textContent = t("start");
+    stop.textContent = t("stop");
+    start.disabled = running;
+    stop.disabled = !running && o.state === "idle";
+    card.querySelector(".uptime").textContent = hms(uptime(o));
+    applyStatic(card);
+  });
+}
+
+// Uptime counts on between output_state events; the server's figure resets it.
+const uptime = (o) => o.state === "live" ? (o.uptime_s || 0) + (performance.now() - (o._at || performance.now())) / 1000 : (o.uptime_s || 0);
+
+function meter(key) {
+  const el = h("div", { class: "meter" }, h("div", { class: "cover" }), h("div", { class: "peak" }));
+  const value = h("span", { class: "db" }, "-∞");
+  meters.set(key, { el, cover: el.firstChild, peak: el.lastChild, value });
+  return [el, value];
+}
+
+function renderMixer() {
+  const box = $("#mixer");
+  if (!box.querySelector(".strip-program")) {
+    box.prepend(h("div", { class: "strip strip-program", dataset: { key: "__program" } },
+      h("b", { class: "label" }, h("span", { dataset: { i18n: "master" } }, t("master")), " PGM"), ...meter("program")));
+  }
+  const strips = h("div");
+  strips.className = "strips";
+  const list = box.querySelector(".strips") || box.appendChild(strips);
+  sync(list, S.state.sources, (s) => s.name, (s) => {
+    const fader = h("input", { class: "fader", type: "range", min: "-60", max: "20", step: "0.5", "aria-label": `gain ${s.name}` });
+    fader.addEventListener("input", () => { fader.nextSibling.textContent = `${dbText(Number(fader.value))} dB`; sendGain(s.name, Number(fader.value)); });
+    fader.addEventListener("change", () => { sendGain(s.name, Number(fader.value), true); fader.blur(); });
+    fader.addEventListener("dblclick", () => { fader.value = "0"; sendGain(s.name, 0, true); });
+    return h("div", { class: "strip" },
+      h("b", { class: "label" }),
+      h("button", { class: "btn small mute", type: "button", onclick: (e) => { e.currentTarget.blur(); toggleMute(s.name); } }),
+      fader, h("span", { class: "gain" }),
+      ...meter(s.name));
+  }, (strip, s) => {
+    strip.classList.toggle("is-muted", !!s.muted);
+    strip.querySelector(".label").textContent = s.label || s.name;
+    const fader = strip.querySelector(".fader");
+    if (document.activeElement !== fader) fader.value = String(s.gain_db ?? 0);
+    strip.querySelector(".gain").textContent = `${dbText(Number(s.gain_db ?? 0))} dB`;
+    const mute = strip.querySelector(".mute");
+    mute.textContent = s.muted ? t("muted") : t("mute");
+    mute.setAttribute("aria-pressed", s.muted ? "true" : "false");
+  });
+  for (const key of [...meters.keys()]) {
+    if (key !== "program" && !S.state.sources.some((s) => s.name === key)) meters.delete(key);
+  }
+  box.querySelector(".strip-program [data-i18n]").textContent = t("master");
+  renderLevels();
+}
+
+function setMeter(key, level) {
+  const m = meters.get(key);
+  if (!m) return;
+  const rms = meterPct(level?.rms_db);
+  const peak = meterPct(level?.peak_db);
+  m.cover.style.width = `${100 - rms}%`;
+  m.peak.style.left = `${peak}%`;
+  m.peak.classList.toggle("hot", (level?.peak_db ?? -99) > -3);
+  m.value.textContent = dbText(level?.peak_db);
+}
+
+function renderLevels() {
+  const levels = S.state.levels || {};
+  setMeter("program", levels.program);
+  for (const s of S.state.sources) setMeter(s.name, levels.sources?.[s.name]);
+}
+
+function renderEngine() {
+  const e = S.state.engine || {};
+  const late = e.late_frames ?? 0;
+  $("#engine").textContent = e.fps != null ? `${t("engine")} ${Number(e.fps).toFixed(1)} ${t("fps")} · ${t("late")} ${late}` : "";
+}
+
+// --- event log -------------------------------------------------------------------
+function logText(ev) {
+  switch (ev.type) {
+    case "program": return t("ev.program", { scene: sceneLabel(ev.scene) }) + (ev.transition && ev.transition !== "cut" ? ` (${t(ev.transition)} ${ev.duration_ms} ms)` : "");
+    case "preview": return t("ev.preview", { scene: sceneLabel(ev.scene) });
+    case "output_state": return t("ev.output", { name: outputLabel(ev.name), state: t(`out.${ev.state}`) }) + (ev.error ? ` — ${ev.error}` : "");
+    case "source_state": return t("ev.source", { name: sourceLabel(ev.name), state: t(`src.${ev.state}`) }) + (ev.error && ev.state !== "live" ? ` — ${ev.error}` : "");
+    case "phone": return `📱 ${ev.message || ev.name || ""} ${ev.state || ""}`.trim();
+    default: return ev.message || ev.type;
+  }
+}
+
+function logLevel(ev) {
+  if (ev.level) return ev.level;
+  if (ev.type === "output_state") return { failed: "error", reconnecting: "warning", live: "ok" }[ev.state] || "info";
+  if (ev.type === "source_state") return { no_signal: "error", connecting: "warning", live: "ok" }[ev.state] || "info";
+  if (ev.type === "program") return "program";
+  return "info";
+}
+
+// A line per change: output and source figures repeat often, only state changes are news.
+function isNews(ev) {
+  if (ev.type === "output_state") {
+    const news = S.lastOutputState[ev.name] !== ev.state;
+    S.lastOutputState[ev.name] = ev.state;
+    return news;
+  }
+  if (ev.type === "source_state") {
+    const news = S.lastSourceState[ev.name] !== ev.state;
+    S.lastSourceState[ev.name] = ev.state;
+    return news;
+  }
+  return ["log", "program", "preview", "phone"].includes(ev.type);
+}
+
+function logLine(ev) {
+  return h("li", { class: `lvl-${logLevel(ev)}` },
+    h("time", {}, clockTime(ev.ts || Date.now() / 1000)),
+    h("span", { class: "msg" }, logText(ev)),
+    ev.actor ? h("span", { class: "actor" }, ev.actor) : null);
+}
+
+function renderLog() {
+  const lines = [];
+  for (const ev of S.state.log || []) if (isNews(ev)) lines.push(logLine(ev));
+  for (const o of S.state.outputs) S.lastOutputState[o.name] = o.state;
+  for (const s of S.state.sources) S.lastSourceState[s.name] = s.state;
+  lines.reverse();
+  $("#log").replaceChildren(...(lines.length ? lines : [h("li", { class: "empty" }, t("empty_log"))]));
+}
+
+function addLog(ev) {
+  if (!isNews(ev)) return;
+  const list = $("#log");
+  list.querySelector(".empty")?.remove();
+  list.prepend(logLine(ev));
+  while (list.children.length > 300) list.lastChild.remove();
+}
+
+// --- job fair (optional: only when the show has one) ----------------------------------
+function renderJobfair() {
+  const box = $("#jobfair");
+  const jf = S.state.jobfair;
+  box.hidden = !jf;
+  if (!jf) return;
+  const jobs = Array.isArray(jf.jobs) ? jf.jobs : [];
+  const employers = Array.isArray(jf.employers) ? jf.employers : [];
+  let jobSel = box.querySelector(".job-select");
+  let empSel = box.querySelector(".employer-select");
+  if (!jobSel) {
+    jobSel = h("select", { class: "job-select", "aria-label": "job" });
+    empSel = h("select", { class: "employer-select", "aria-label": "employer" });
+    box.replaceChildren(
+      h("h2", { dataset: { i18n: "jobfair" } }, t("jobfair")),
+      h("div", { class: "jf-counts" }),
+      h("div", { class: "jf-row" }, h("span", { dataset: { i18n: "feature_job" } }, t("feature_job")), jobSel,
+        h("button", { class: "btn small go", type: "button", dataset: { i18n: "feature" },
+          onclick: () => jobSel.value && command("/api/jobfair/feature", { job: jobSel.value }) }, t("feature"))),
+      h("div", { class: "jf-row" }, h("span", { dataset: { i18n: "start_segment" } }, t("start_segment")), empSel,
+        h("button", { class: "btn small go", type: "button", dataset: { i18n: "segment" },
+          onclick: () => empSel.value && command("/api/jobfair/segment", { employer: empSel.value }) }, t("segment"))));
+  }
+  const fill = (sel, items, label) => {
+    const keep = sel.value;
+    sel.replaceChildren(h("option", { value: "" }, "—"),
+      ...items.map((it) => h("option", { value: it.id ?? it.name }, label(it))));
+    sel.value = keep;
+  };
+  if (document.activeElement !== jobSel) fill(jobSel, jobs, (j) => `${j.title || j.id}${j.employer_name ? " · " + j.employer_name : ""}`);
+  if (document.activeElement !== empSel) fill(empSel, employers, (e) => e.name || e.id);
+  const counts = [];
+  const featured = jf.featured?.title || jf.featured_job || jf.featured?.id;
+  if (featured) counts.push(`${t("feature")}: ${featured}`);
+  const segment = jf.segment?.name || jf.segment_employer || jf.segment?.id;
+  if (segment) counts.push(`${t("segment")}: ${segment}`);
+  const apps = jf.applications ?? jf.counts?.applications ?? jf.totals?.applications;
+  if (apps != null) counts.push(`${t("applications")} ${apps}`);
+  const viewers = jf.viewers ?? jf.counts?.viewers ?? jf.totals?.viewers;
+  if (viewers != null) counts.push(`${t("viewers")} ${viewers}`);
+  box.querySelector(".jf-counts").textContent = counts.join(" · ");
+}
+
+// --- clock -------------------------------------------------------------------------
+function tick() {
+  $("#wall").textContent = clockTime(Date.now() / 1000);
+  $("#on-air").textContent = S.startedLocal ? hms(Date.now() / 1000 - S.startedLocal) : "00:00:00";
+  if (S.state) {
+    for (const card of $("#outputs").children) {
+      const o = S.state.outputs.find((x) => x.name === card.dataset.key);
+      if (o) card.querySelector(".uptime").textContent = hms(uptime(o));
+    }
+  }
+}
+
+// --- keyboard --------------------------------------------------------------------------
+// Inputs of any kind, selects, text areas and editable text keep their keys.
+function typing(el) {
+  if (!el || el === document.body) return false;
+  return el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName);
+}
+
+function onKey(e) {
+  if (e.ctrlKey || e.metaKey || e.altKey || modalOpen() || typing(document.activeElement) || !S.state) return;
+  if (/^[1-9]$/.test(e.key)) {
+    e.preventDefault();
+    if (e.repeat) return;
+    const scene = scenes()[Number(e.key) - 1];
+    if (scene) setPreview(scene.name);
+  } else if (e.key === " " || e.key === "Enter") {
+    e.preventDefault();   // also stops a focused button from being pressed as well
+    if (!e.repeat) take(false);
+  } else if (e.key === "a" || e.key === "A") {
+    e.preventDefault();
+    if (!e.repeat) take(true);
+  }
+}
+
+// --- start -------------------------------------------------------------------------------
+function init() {
+  applyStatic();
+  initModal();
+  $("#lang").addEventListener("click", () => {
+    setLang(currentLang() === "zh" ? "en" : "zh");
+    if (S.state) { renderAll(); renderLog(); }
+    onStatus(S.online ? "open" : "closed", 1);
+  });
+  $("#take").addEventListener("click", (e) => { e.currentTarget.blur(); take(false); });
+  $("#auto").addEventListener("click", (e) => { e.currentTarget.blur(); take(true); });
+  $("#start-all").addEventListener("click", (e) => { e.currentTarget.blur(); allOutputs("start"); });
+  $("#stop-all").addEventListener("click", (e) => { e.currentTarget.blur(); allOutputs("stop"); });
+  for (const id of ["#transition", "#duration"]) $(id).addEventListener("change", () => { S.transitionTouched = true; });
+  $("#transition").addEventListener("change", (e) => e.currentTarget.blur());
+  document.addEventListener("keydown", onKey);
+  onStatus("closed", 1);
+  connectEvents({ onMessage, onStatus });
+  thumbs = connectThumbs();
+  window.streamOps = { S, thumbs };   // for tests and the curious
+  setInterval(tick, 250);
+  tick();
+}
+
+init();

@@ -1,0 +1,237 @@
+"""The operator's control panel: login, the page and its assets, live thumbnails.
+
+Routes (mounted by web/app.py):
+
+- `GET /`             the panel; without the token cookie, a redirect to the login page.
+                      `/?token=TOKEN` (the URL `stream-ops run` prints) sets the cookie and
+                      moves on to `/`, so the token does not stay in the address bar.
+- `GET|POST /login`   the token form; sets the HttpOnly, SameSite=Strict `so_token` cookie.
+- `GET /login/status` `{"logged_in": bool}`, so the login page can skip itself.
+- `GET /logout`       forgets the cookie.
+- `/panel/static/...` the page's scripts, styles and strings (no CDN, nothing external).
+- `WS /api/thumbs/ws` JPEG thumbnails (behind the token gate, like all of /api).
+- `GET /api/thumbs/program.jpg`, `/api/thumbs/preview.jpg`, `/api/thumbs/source/{name}.jpg`
+                      one JPEG made on demand, for scripts and checks.
+
+Thumbnail socket protocol: the client sends `{"watch": [targets]}` (targets are
+`source:NAME`, `preview`, `program`) and `{"ack": target}` once it has drawn a
+frame; the server sends binary messages `[1 byte n][n bytes target][JPEG]`, at
+most one unacknowledged frame per target, always the newest. A slow client just
+sees fewer frames; nobody else (and never the engine) waits for it.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import html
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from ..thumbnails import Thumbnailer
+from ..web.auth import COOKIE, token_ok
+
+if TYPE_CHECKING:
+    from ..show import Show
+
+STATIC = Path(__file__).parent / "static"
+COOKIE_MAX_AGE = 7 * 24 * 3600
+ACK_TIMEOUT_S = 2.0       # a frame never acknowledged (tab asleep) stops blocking its target after this
+MAX_LOGIN_BODY = 4096
+
+# The panel runs only our own files; no frames, so no click-jacking of the TAKE button.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; "
+                                "style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                                "form-action 'self'"),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+class _Static(StaticFiles):
+    """Static files the browser re-validates each load (cheap 304s), so an update is never half-applied."""
+
+    def file_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
+def _asset_version() -> str:
+    """Changes whenever a static file does, so browsers never run a stale panel."""
+    digest = hashlib.sha1()
+    for path in sorted(STATIC.rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(str(path.stat().st_mtime_ns).encode())
+    return digest.hexdigest()[:10]
+
+
+def _panel_html() -> str:
+    return (STATIC / "panel.html").read_text(encoding="utf-8").replace("{{v}}", _asset_version())
+
+
+def _login_html(show_name: str, error: str = "") -> str:
+    page = (STATIC / "login.html").read_text(encoding="utf-8")
+    err = f'<p class="login-error" role="alert">{html.escape(error)}</p>' if error else ""
+    return (page.replace("{{v}}", _asset_version()).replace("{{show}}", html.escape(show_name))
+            .replace("{{error}}", err))
+
+
+def _with_cookie(response: Response, token: str) -> Response:
+    response.set_cookie(COOKIE, token, max_age=COOKIE_MAX_AGE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+def _page(body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(body, status, headers=SECURITY_HEADERS)
+
+
+def routes(show: "Show") -> list[BaseRoute]:
+    thumbs = Thumbnailer(show.engine)
+    show_name = show.config.name
+
+    async def index(request: Request) -> Response:
+        if "token" in request.query_params:
+            if not token_ok(request, show.token):
+                return _page(_login_html(show_name, "令牌不对 · Wrong token"), 401)
+            # A page of our own moves on to `/`: a navigation this site starts itself,
+            # so the SameSite=Strict cookie goes along even when the link was opened
+            # from another site (a chat, a mail); `replace` drops the token from history.
+            hop = ('<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/">'
+                   '<title>stream-ops</title><a href="/">导播台 · Control panel</a>')
+            return _with_cookie(_page(hop), show.token)
+        if not token_ok(request, show.token):
+            return RedirectResponse("/login", 303, headers={"Cache-Control": "no-store"})
+        return _page(_panel_html())
+
+    async def login(request: Request) -> Response:
+        if request.method == "GET":
+            return _page(_login_html(show_name))
+        raw = await request.body()
+        given = ""
+        if len(raw) <= MAX_LOGIN_BODY:
+            given = (parse_qs(raw.decode("utf-8", "replace")).get("token") or [""])[0].strip()
+        if given and _same(given, show.token):
+            return _with_cookie(RedirectResponse("/", 303, headers={"Cache-Control": "no-store"}), show.token)
+        await asyncio.sleep(0.3)   # costs a guesser time, not the operator
+        return _page(_login_html(show_name, "令牌不对 · Wrong token" if given else "请输入令牌 · Enter the token"), 401)
+
+    async def login_status(request: Request) -> Response:
+        return JSONResponse({"logged_in": token_ok(request, show.token)}, headers={"Cache-Control": "no-store"})
+
+    async def logout(request: Request) -> Response:
+        response = RedirectResponse("/login", 303, headers={"Cache-Control": "no-store"})
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+    async def snapshot(request: Request) -> Response:
+        name = request.path_params.get("name")
+        target = f"source:{name}" if name is not None else request.url.path.rsplit("/", 1)[-1].removesuffix(".jpg")
+        if name is not None and name not in show.engine.slots:
+            return JSONResponse({"error": f"unknown source {name!r}; sources: {', '.join(show.engine.slots)}"}, 404)
+        fresh = thumbs.latest(target)
+        if fresh is not None and time.time() - fresh.at < 1.0:
+            jpeg = fresh.jpeg
+        else:
+            try:
+                jpeg = await asyncio.to_thread(thumbs.snapshot, target)
+            except LookupError as exc:
+                return JSONResponse({"error": f"no picture yet: {exc}"}, 503)
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    async def thumbs_ws(websocket: WebSocket) -> None:
+        await websocket.accept()
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+
+        def notify() -> None:   # called from the thumbnail thread
+            try:
+                loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:   # loop closed during shutdown
+                pass
+
+        wid = thumbs.watch((), notify)
+        wanted: set[str] = set()
+        sent: dict[str, int] = {}
+        in_flight: dict[str, float] = {}
+
+        async def receive() -> None:
+            nonlocal wanted
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                try:
+                    data = json.loads(message.get("text") or "{}")
+                except json.JSONDecodeError:
+                    continue
+                if not isinstance(data, dict):
+                    continue
+                if isinstance(data.get("watch"), list):
+                    known = set(thumbs.targets())
+                    wanted = {t for t in data["watch"] if isinstance(t, str) and t in known}
+                    thumbs.update(wid, wanted)
+                    sent.clear()
+                    in_flight.clear()
+                if isinstance(data.get("ack"), str):
+                    in_flight.pop(data["ack"], None)
+                wake.set()
+
+        receiver = asyncio.create_task(receive())
+        try:
+            while not receiver.done():
+                waiter = asyncio.create_task(wake.wait())
+                await asyncio.wait({waiter, receiver}, timeout=ACK_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                wake.clear()
+                now = time.monotonic()
+                for target in list(wanted):
+                    if target in in_flight and now - in_flight[target] < ACK_TIMEOUT_S:
+                        continue
+                    thumb = thumbs.latest(target)
+                    if thumb is None or sent.get(target) == thumb.seq:
+                        continue
+                    await websocket.send_bytes(thumb_message(target, thumb.jpeg))
+                    sent[target] = thumb.seq
+                    in_flight[target] = now
+        except (WebSocketDisconnect, RuntimeError, ConnectionError):
+            pass
+        finally:
+            receiver.cancel()
+            thumbs.unwatch(wid)
+
+    return [
+        Route("/", index, methods=["GET"]),
+        Route("/login", login, methods=["GET", "POST"]),
+        Route("/login/status", login_status, methods=["GET"]),
+        Route("/logout", logout, methods=["GET"]),
+        Mount("/panel/static", app=_Static(directory=STATIC), name="panel-static"),
+        WebSocketRoute("/api/thumbs/ws", thumbs_ws),
+        Route("/api/thumbs/program.jpg", snapshot, methods=["GET"]),
+        Route("/api/thumbs/preview.jpg", snapshot, methods=["GET"]),
+        Route("/api/thumbs/source/{name}.jpg", snapshot, methods=["GET"]),
+    ]
+
+
+def _same(given: str, token: str) -> bool:
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
+def thumb_message(target: str, jpeg: bytes) -> bytes:
+    """The binary message the socket sends (exposed for tests)."""
+    name = target.encode()
+    return bytes([len(name)]) + name + jpeg
+
