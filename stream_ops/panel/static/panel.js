@@ -12,7 +12,6 @@ const S = {
   busy: false,          // a take is on its way: a second key press must not swap back
   transitionTouched: false,
   lastOutputState: {},  // name -> state, so the log shows changes, not every figure update
-  lastSourceState: {},
 };
 const meters = new Map();   // "program" | source name -> {rms, peak, value}
 let thumbs = null;
@@ -140,7 +139,6 @@ function onMessage(ev) {
       S.startedLocal = state.show.started_at ? Date.now() / 1000 - (state.show.on_air_s || 0) : null;
       for (const o of state.outputs) o._at = performance.now();
       S.lastOutputState = {};
-      S.lastSourceState = {};
       renderAll();
       renderLog(true);
       break;
@@ -157,7 +155,7 @@ function onMessage(ev) {
       renderTally();
       addLog(ev);
       break;
-    case "source_state": applySource(ev); addLog(ev); break;
+    case "source_state": applySource(ev); break;
     case "source_audio": applySourceAudio(ev); break;
     case "output_state": applyOutput(ev); addLog(ev); break;
     case "levels": S.state.levels = ev; renderLevels(); break;
@@ -404,16 +402,12 @@ function logLevel(ev) {
   return "info";
 }
 
-// A line per change: output and source figures repeat often, only state changes are news.
+// A line per change: output figures repeat often, only a state change is news.
+// Sources are left out: the engine writes its own log line when one drops or returns.
 function isNews(ev) {
   if (ev.type === "output_state") {
     const news = S.lastOutputState[ev.name] !== ev.state;
     S.lastOutputState[ev.name] = ev.state;
-    return news;
-  }
-  if (ev.type === "source_state") {
-    const news = S.lastSourceState[ev.name] !== ev.state;
-    S.lastSourceState[ev.name] = ev.state;
     return news;
   }
   return ["log", "program", "preview", "phone"].includes(ev.type);
@@ -430,7 +424,6 @@ function renderLog() {
   const lines = [];
   for (const ev of S.state.log || []) if (isNews(ev)) lines.push(logLine(ev));
   for (const o of S.state.outputs) S.lastOutputState[o.name] = o.state;
-  for (const s of S.state.sources) S.lastSourceState[s.name] = s.state;
   lines.reverse();
   $("#log").replaceChildren(...(lines.length ? lines : [h("li", { class: "empty" }, t("empty_log"))]));
 }
