@@ -1,0 +1,46 @@
+# Shared set-up for scripts/demo and scripts/test: a project venv with stream-ops in it.
+# Sourced, not run. Needs Python 3.11+; nothing else from the system (FFmpeg comes from PyPI).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${STREAM_OPS_VENV:-$ROOT/.venv}"
+
+pick_python() {
+  for py in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+    [ -n "$py" ] || continue
+    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      echo "$py"; return 0
+    fi
+  done
+  echo "stream-ops needs Python 3.11 or newer (set PYTHON=/path/to/python3.11)" >&2
+  return 1
+}
+
+ensure_venv() {  # $1: extras, e.g. "" or "[test]"
+  local extras="${1:-}"
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$(pick_python)" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.stream-ops-installed$extras"
+  # Reinstall only when pyproject.toml changed: the second run starts at once.
+  if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -e "$ROOT$extras"
+    touch "$stamp"
+  fi
+}
+
+ensure_browser() {
+  # Browser tests drive Debian's chromium (never a downloaded browser); CJK fonts so
+  # screenshots show Chinese. Installed when missing and we may (root + apt).
+  if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
+    return 0
+  fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing chromium and fonts-noto-cjk (Debian packages) for the browser tests..." >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+  else
+    echo "warning: /usr/bin/chromium or fonts-noto-cjk missing; browser tests will be skipped." >&2
+    echo "         install them with: sudo apt-get install chromium fonts-noto-cjk" >&2
+  fi
+}
