@@ -296,3 +296,55 @@ async def wait_for_publish(client: WhipClient, timeout: float = 5.0) -> float:
             raise AssertionError(f"publish kept failing: {client.status} {client.error}")
         await asyncio.sleep(0.5)
     return loop.time() - t0
+
+
+# --- a real browser ------------------------------------------------------------------------
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic", "--use-fake-device-for-media-stream",
+                 "--use-fake-ui-for-media-stream"]
+
+
+@pytest.mark.slow
+async def test_chromium_join_page_goes_live_and_comes_back_after_a_drop() -> None:
+    playwright = pytest.importorskip("playwright.async_api")
+    show = hub_show()
+    slot = show.engine.slots["phone1"]
+    async with serve_hub(show) as (hub, base), playwright.async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            opened = asyncio.get_running_loop().time()
+            await page.goto(f"{base}/join/phone1#t={hub.tokens['phone1']}")
+            await wait_for(lambda: slot.latest_video() is not None, timeout=15)
+            first_frame_s = asyncio.get_running_loop().time() - opened
+            assert first_frame_s < 5, first_frame_s
+            assert slot.state == "live" and slot.input_codec in ("h264", "vp8")
+            await page.wait_for_function("document.body.dataset.tally === 'program'", timeout=5000)
+            assert await page.inner_text("#tally") == "直播中"
+            await page.wait_for_function("document.getElementById('rtt').textContent !== '–'", timeout=8000)
+            await wait_for(lambda: slot.extra.get("rtt_ms") is not None, timeout=6)   # the page reports its RTT
+            # Operator takes the slot off program: the phone sees it.
+            show.engine.program = "none"
+            show.bus.publish("program", scene="none")
+            await page.wait_for_function("document.body.dataset.tally === 'off'", timeout=3000)
+            # Drop: the server loses the phone's connection; the page must come back by itself.
+            old = hub.peers["phone1"]
+            await old.close("test drop")
+            dropped = asyncio.get_running_loop().time()
+
+            def back() -> bool:
+                peer = hub.peers.get("phone1")
+                return peer is not None and peer is not old and peer.first_frame_at is not None
+
+            await wait_for(back, timeout=10)
+            back_s = asyncio.get_running_loop().time() - dropped
+            assert back_s < 3, back_s
+            assert slot.latest_video() is not None and slot.state == "live"
+            print(f"\nchromium: page open -> first frame {first_frame_s:.2f} s; drop -> back {back_s:.2f} s")
+            # A wrong token is refused on the page too.
+            bad = await browser.new_page()
+            await bad.goto(f"{base}/join/phone1#t=wrong")
+            await bad.wait_for_function("document.body.dataset.state === 'stopped'", timeout=8000)
+            assert "无效" in await bad.inner_text("#status") or "收回" in await bad.inner_text("#status")
+        finally:
+            await browser.close()

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 WATCH_S = 1.0          # how often peers are checked for death and the tally refreshed
 STATS_EVERY = 2        # watchdog ticks between stats events
+# Ends after which the page must not offer again by itself (someone else has the slot, or it was told to stop).
+NO_REOFFER = frozenset({"token revoked", "show stopped", "taken over", "same phone reconnected", "dropped",
+                        "publisher ended the session"})
 
 
 class PublishError(Exception):
@@ -191,6 +194,9 @@ class PhoneHub:
         if self.peers.get(name) is peer:
             del self.peers[name]
             mark_waiting(peer.slot)
+            if peer.client and reason not in NO_REOFFER:
+                # Its page may still be open (we dropped it, not the phone): ask it to offer again now.
+                self._notify(name, {"type": "reconnect"}, client=peer.client)
         self._publish(name, "left", session=peer.session, reason=reason)
 
     # --- pages (tally, stats from the phone) ----------------------------------------
@@ -207,14 +213,16 @@ class PhoneHub:
             return "preview"
         return "off"
 
-    def page_status(self, name: str) -> dict[str, Any]:
-        slot = self.slot(name)
-        return {"type": "tally", "tally": self.tally(name), "state": slot.state}
+    def page_status(self, name: str, client: str | None = None) -> dict[str, Any]:
+        """What a join page is told once a second: tally, slot state, and whether its media is arriving."""
+        peer = self.peers.get(name)
+        receiving = peer is not None and bool(client) and peer.client == client and not peer.stale()
+        return {"type": "tally", "tally": self.tally(name), "state": self.slot(name).state, "receiving": receiving}
 
     def open_page(self, name: str, client: str) -> PageChannel:
         page = PageChannel(name, client)
         self.pages[name].add(page)
-        page.send(self.page_status(name))
+        page.send(self.page_status(name, client))
         return page
 
     def close_page(self, page: PageChannel) -> None:
@@ -236,13 +244,19 @@ class PhoneHub:
         if event.type in ("program", "preview"):
             self._push_tally()
 
+    def _push_status(self) -> None:
+        """Every page hears from us once a second: its heartbeat, tally and `receiving`."""
+        for name in self.names:
+            for page in list(self.pages[name]):
+                page.send(self.page_status(name, page.client))
+
     def _push_tally(self) -> None:
         for name in self.names:
-            status = self.page_status(name)
-            key = f"{status['tally']}/{status['state']}"
-            if self._tally.get(name) != key:
-                self._tally[name] = key
-                self._notify(name, status)
+            tally = self.tally(name)
+            if self._tally.get(name) != tally:
+                self._tally[name] = tally
+                for page in list(self.pages[name]):
+                    page.send(self.page_status(name, page.client))
 
     # --- watchdog -----------------------------------------------------------------
     async def _watchdog(self) -> None:
@@ -257,7 +271,7 @@ class PhoneHub:
 
     async def _check(self, stats: bool) -> None:
         now = time.monotonic()
-        self._push_tally()
+        self._push_status()
         for name, peer in list(self.peers.items()):
             if peer.dead(now):
                 await peer.close("no media" if peer.last_media else "never connected")
