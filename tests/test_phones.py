@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
@@ -348,3 +349,83 @@ async def test_chromium_join_page_goes_live_and_comes_back_after_a_drop() -> Non
             assert "无效" in await bad.inner_text("#status") or "收回" in await bad.inner_text("#status")
         finally:
             await browser.close()
+
+
+# --- through the real engine to an RTMP target --------------------------------------------------
+PHONE_SHOW = """
+show:
+  name: phones-e2e
+  video: {{width: 640, height: 360, fps: 30, bitrate_kbps: 800, keyframe_s: 1, preset: ultrafast}}
+  audio: {{sample_rate: 44100, channels: 2, bitrate_kbps: 64}}
+  start_scene: phone
+sources:
+  phone1: {{kind: webrtc, max_width: 1280, max_height: 720, max_bitrate_kbps: 2500, facing: environment, audio: true}}
+  phone2: {{kind: webrtc}}
+  blue: {{kind: color, color: "#0000ff"}}
+scenes:
+  phone:
+    layers: [{{source: phone1}}]
+  phone2:
+    layers: [{{source: phone2}}]
+  blue:
+    layers: [{{source: blue}}]
+outputs:
+  platform: {{kind: rtmp, url: "rtmp://127.0.0.1:{port}/live", key: "k", autostart: true}}
+"""
+
+
+@pytest.mark.slow
+async def test_phone_colour_reaches_the_rtmp_target(tmp_path) -> None:
+    from peers import Receiver, ShowProcess, free_port, looks_like, wait_until
+
+    port = free_port()
+    receiver = Receiver(f"rtmp://127.0.0.1:{port}/live/k")
+    env = {"STREAM_OPS_PHONE_TOKEN_PHONE1": "slot-secret-1", "STREAM_OPS_PHONE_TOKEN_PHONE2": "slot-secret-2"}
+    show = await asyncio.to_thread(ShowProcess, tmp_path, PHONE_SHOW.format(port=port), env=env)
+    base = f"http://127.0.0.1:{show.port}"
+    clients: list[WhipClient] = []
+
+    async def until(predicate, timeout: float, message: str) -> None:
+        await asyncio.to_thread(wait_until, predicate, timeout, 0.05, message)
+
+    try:
+        await until(lambda: receiver.latest() is not None, 20, "program at the RTMP target")
+        assert not receiver.sees("red")   # the slate until a phone joins
+        assert show.source("phone1")["state"] == "connecting"
+        phone = WhipClient(base, "phone1", "slot-secret-1", color="#ff0000", codec="H264")
+        clients.append(phone)
+        assert await phone.publish() == 201
+        await until(lambda: receiver.sees("red"), 15, "the phone's red at the RTMP target")
+        await until(lambda: show.source("phone1")["fps"] > 20, 5, "phone1 fps measured")
+        info = show.source("phone1")
+        assert info["state"] == "live" and (info["width"], info["height"]) == (640, 360) and info["codec"] == "h264"
+        await until(lambda: (show.source("phone1").get("bitrate_kbps") or 0) > 0, 5, "phone1 bitrate")
+        await until(lambda: show.state()["levels"]["sources"].get("phone1", {}).get("rms_db", -99) > -30, 5,
+                    "the phone's tone in the mix")
+        # A second phone in the second slot, then on program.
+        other = WhipClient(base, "phone2", "slot-secret-2", color="#0000ff", codec="VP8")
+        clients.append(other)
+        assert await other.publish() == 201
+        status, _ = show.request("POST", "/api/program", {"scene": "phone2"})
+        assert status == 200
+        await until(lambda: receiver.sees("blue"), 5, "phone2 on program")
+        show.request("POST", "/api/program", {"scene": "phone"})
+        await until(lambda: receiver.sees("red"), 5, "phone1 back on program")
+        # Drop phone1: the slate within a second of receiver time; rejoin: red again.
+        await phone.close()
+        dropped = time.monotonic()
+        await until(lambda: not receiver.sees("red"), 5, "phone1 gone from program")
+        gone = next(t for t, c in receiver.frames if t > dropped and not looks_like(c, "red"))
+        again = WhipClient(base, "phone1", "slot-secret-1", color="#ff0000")
+        clients.append(again)
+        assert await wait_for_publish(again) < 5
+        await until(lambda: receiver.sees("red"), 10, "phone1 back after rejoining")
+        log = show.log()
+        assert "slot-secret" not in log and "slot-secret" not in str(show.state())
+        print(f"\nRTMP target: slate {gone - dropped:.2f} s after the drop (includes encode + RTMP + decode)")
+        assert gone - dropped < 2.0
+    finally:
+        for c in clients:
+            await c.close()
+        await asyncio.to_thread(show.stop)
+        receiver.stop()
