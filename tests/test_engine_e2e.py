@@ -221,3 +221,87 @@ def test_api_refuses_bad_input_clearly(tmp_path):
         assert (body["program"], body["preview"]) == ("green", "cam")
     finally:
         show.stop()
+
+
+def test_pull_source_retries_until_the_server_appears(tmp_path):
+    """A pull source whose server is not up yet backs off and comes live when it is."""
+    pull_port, out_port = free_port(), free_port()
+    receiver = Receiver(f"rtmp://127.0.0.1:{out_port}/live/x")
+    outputs = f'      p: {{kind: rtmp, url: "rtmp://127.0.0.1:{out_port}/live/x", autostart: true}}'
+    extra = f'site: {{kind: pull, url: "rtmp://127.0.0.1:{pull_port}/live/site"}}'
+    yaml_text = show_yaml(free_port(), None, outputs, extra).replace("layers: [{source: green}]", "layers: [{source: site}]")
+    show = ShowProcess(tmp_path, yaml_text)
+    server = None
+    try:
+        show.request("POST", "/api/program", {"scene": "green"})           # "green" shows the pull source
+        time.sleep(2.5)
+        assert show.source("site")["state"] in ("connecting", "no_signal")
+        # An ffmpeg RTMP server (listen mode output) that serves one player: our pull source.
+        server = subprocess.Popen([FFMPEG, "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi",
+                                   "-i", "color=c=yellow:s=320x180:r=30", "-c:v", "libx264", "-preset", "ultrafast",
+                                   "-g", "30", "-f", "flv", "-listen", "1", f"rtmp://127.0.0.1:{pull_port}/live/site"],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: show.source("site")["state"] == "live", 20, message="pull source live")
+        wait_until(lambda: receiver.sees("yellow"), 10, message="pulled picture on program")
+    finally:
+        if server:
+            server.kill()
+        receiver.stop()
+        show.stop()
+
+
+def test_garbage_on_a_listen_socket_does_not_kill_the_source(tmp_path):
+    import socket
+
+    cam_port = free_port()
+    show = ShowProcess(tmp_path, show_yaml(cam_port, None, '      r: {kind: file, path: "r.ts"}'))
+    try:
+        time.sleep(1)
+        for payload in (b"\x03" + os.urandom(3000), b"GET / HTTP/1.1\r\n\r\n", os.urandom(20000)):
+            with socket.create_connection(("127.0.0.1", cam_port), timeout=5) as s:
+                try:
+                    s.sendall(payload)
+                    s.settimeout(1)
+                    s.recv(100)
+                except OSError:
+                    pass
+            time.sleep(0.5)
+        pub = Publisher(f"rtmp://127.0.0.1:{cam_port}/live/cam1", color="red")
+        try:
+            wait_until(lambda: show.source("cam1")["state"] == "live", 20, message="a real publisher after garbage")
+        finally:
+            pub.stop()
+        assert show.request("GET", "/healthz", token=None)[0] == 200
+    finally:
+        show.stop()
+
+
+def test_websocket_sends_state_then_typed_events(tmp_path):
+    import asyncio
+    import json
+
+    import websockets
+
+    show = ShowProcess(tmp_path, show_yaml(free_port(), None, '      r: {kind: file, path: "r.ts"}'))
+
+    async def scenario() -> None:
+        url = f"ws://127.0.0.1:{show.port}/ws"
+        with pytest.raises(Exception):
+            async with websockets.connect(url) as ws:     # no token: closed with 4401
+                await asyncio.wait_for(ws.recv(), 5)
+        async with websockets.connect(url + f"?token={show.token}") as ws:
+            first = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert first["type"] == "state" and first["program"] == "cam"
+            await asyncio.to_thread(show.request, "POST", "/api/program", {"scene": "blue"})
+            seen = set()
+            while "program" not in seen or "levels" not in seen:
+                event = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                seen.add(event["type"])
+                if event["type"] == "program":
+                    assert event["scene"] == "blue" and event["previous"] == "cam"
+                assert "seq" in event and "ts" in event
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        show.stop()

@@ -25,6 +25,9 @@ QUEUE_SECONDS = 4.0          # this much program may wait for a slow target befo
 LIVE_WINDOW_S = 2.0          # "live" = bytes delivered within this window
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 8.0
+# ffmpeg errors that no retry can fix: the output is "failed" until the operator starts it again.
+PERMANENT_ERRORS = ("protocol not found", "no such file", "permission denied",
+                    "unknown encoder", "invalid data found when processing input")
 
 Emit = Callable[..., None]
 
@@ -148,6 +151,11 @@ class Output:
             if self._stop.is_set():
                 break
             self.live_since = None
+            if self.error and any(p in self.error.lower() for p in PERMANENT_ERRORS) and self.bytes == 0:
+                self.desired = "stopped"
+                self._set_state("failed")
+                self.emit_log(f"output {self.name} failed: {self.error}", level="error")
+                return
             if time.monotonic() - started > 10:
                 backoff = BACKOFF_START_S
             self.reconnects += 1
