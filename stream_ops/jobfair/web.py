@@ -16,7 +16,7 @@ import secrets
 import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -452,6 +452,3 @@ def routes(service: JobFairService) -> list[BaseRoute]:
         Route("/api/viewers", api(viewers), methods=["POST"]),
     ]
 
-
-def apply_link(base: str, job_id: str) -> str:
-    return f"{base.rstrip('/')}/apply?job={quote(job_id)}"
