@@ -81,6 +81,7 @@ class Engine:
         self.frames_out = 0
         self.late_frames = 0          # ticks the clock skipped because it was late
         self.encoder_drops = 0        # frames the encoder could not take in time
+        self.render_errors = 0
         self.max_gap_ms = 0.0
         self._composite_ms = 0.0
         self._encode_ms = 0.0
@@ -205,7 +206,16 @@ class Engine:
             now = time.monotonic()
             self.frame_index = n
             started = time.perf_counter()
-            canvas, weights = self._render_program(n, now)
+            try:
+                canvas, weights = self._render_program(n, now)
+            except Exception:
+                # A broken layer must never stop the program: repeat the last good frame.
+                self.render_errors += 1
+                if self.render_errors in (1, 10, 100) or self.render_errors % 1000 == 0:
+                    log.exception("rendering %s failed (%d times)", self.program, self.render_errors)
+                    self._emit_log(f"rendering scene {self.program} failed; showing the last good frame", level="error")
+                canvas = self.last_program if self.last_program is not None else frames.blank(self.width, self.height)
+                weights = {}
             samples_due = int((n + 1) * sr // self.fps) - audio_pos
             pcm = self.mixer.mix(self.slots, weights, max(0, samples_due))
             audio_pos += max(0, samples_due)
@@ -261,22 +271,28 @@ class Engine:
         tick = 0
         while not self._stop.wait(0.1):
             tick += 1
-            now = time.monotonic()
+            try:
+                self._status_tick(tick)
+            except Exception:   # figures are best effort; the status thread must live on
+                log.exception("status tick failed")
+
+    def _status_tick(self, tick: int) -> None:
+        now = time.monotonic()
+        for slot in self.slots.values():
+            slot.check_stale(now)
+        self._last_levels = self.mixer.read_levels()
+        self.bus.publish_threadsafe("levels", **self._last_levels)
+        if tick % 5 == 0:
+            for out in self.outputs.values():
+                out.refresh()
+        if tick % 10 == 0:
+            self.bus.publish_threadsafe("engine", **self.stats())
+            for out in self.outputs.values():
+                if out.desired == "running":
+                    self.bus.publish_threadsafe("output_state", **out.info())
             for slot in self.slots.values():
-                slot.check_stale(now)
-            self._last_levels = self.mixer.read_levels()
-            self.bus.publish_threadsafe("levels", **self._last_levels)
-            if tick % 5 == 0:
-                for out in self.outputs.values():
-                    out.refresh()
-            if tick % 10 == 0:
-                self.bus.publish_threadsafe("engine", **self.stats())
-                for out in self.outputs.values():
-                    if out.desired == "running":
-                        self.bus.publish_threadsafe("output_state", **out.info())
-                for slot in self.slots.values():
-                    if slot.state == "live":
-                        self.bus.publish_threadsafe("source_state", **slot.info())
+                if slot.state == "live":
+                    self.bus.publish_threadsafe("source_state", **slot.info())
 
     def stats(self) -> dict[str, Any]:
         now = time.monotonic()
@@ -287,6 +303,7 @@ class Engine:
             "frames": self.frames_out,
             "late_frames": self.late_frames,
             "encoder_drops": self.encoder_drops,
+            "render_errors": self.render_errors,
             "max_gap_ms": round(self.max_gap_ms, 1),
             "composite_ms": round(self._composite_ms, 2),
             "encode_ms": round(self._encode_ms, 2),
