@@ -16,7 +16,10 @@ from collections import deque
 import av
 import numpy as np
 
+from urllib.parse import urlsplit
+
 from .. import ffmpeg
+from ..config import Secret
 from .base import Source, SourceSlot
 
 log = logging.getLogger(__name__)
@@ -32,11 +35,15 @@ class FfmpegSource(Source):
         super().__init__(slot, emit)
         cfg = slot.config
         if cfg.kind in ("rtmp", "srt"):
-            self.url = cfg.listen or ""
+            raw = cfg.listen or ""
         elif cfg.kind == "pull":
-            self.url = cfg.url or ""
+            raw = cfg.url or ""
         else:
-            self.url = str(cfg.path)
+            raw = str(cfg.path)
+        self.url = raw.reveal() if isinstance(raw, Secret) else str(raw)
+        # Pull URLs may carry credentials (rtsp://user:pass@host); ffmpeg echoes them in errors.
+        parts = urlsplit(self.url)
+        self.secrets = [x for x in (parts.password, parts.query, self.url if isinstance(raw, Secret) else "") if x]
         self.listening = cfg.kind in ("rtmp", "srt")
         self._proc: subprocess.Popen[bytes] | None = None
         self._stop = threading.Event()
@@ -91,7 +98,7 @@ class FfmpegSource(Source):
         for line in reversed(self._stderr_tail):
             low = line.lower()
             if "error" in low or "failed" in low or "invalid" in low or "refused" in low:
-                return line.strip()[-160:]
+                return ffmpeg.redact(line.strip(), self.secrets)[-160:]
         return None
 
     def _run_once(self) -> bool:
@@ -173,4 +180,4 @@ class FfmpegSource(Source):
                 if video:
                     codec, w, h = video
                     self.slot.set_input(w, h, codec)
-            log.debug("%s: %s", self.slot.name, line)
+            log.debug("%s: %s", self.slot.name, ffmpeg.redact(line, self.secrets))
