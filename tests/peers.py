@@ -46,7 +46,11 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, message
 
 
 class Publisher:
-    """ffmpeg pushing a solid colour (and a tone) to an RTMP or SRT URL, in real time."""
+    """ffmpeg pushing a solid colour (and a tone) to an RTMP or SRT URL, in real time.
+
+    Like a real encoder (OBS, a phone app) it connects again when refused, so a
+    test need not know when our listener is ready.
+    """
 
     def __init__(self, url: str, color: str = "red", size: str = "640x360", fps: int = 30, audio: bool = True) -> None:
         fmt = "flv" if url.startswith("rtmp") else "mpegts"
@@ -57,9 +61,26 @@ class Publisher:
         if audio:
             cmd += ["-c:a", "aac", "-b:a", "64k"]
         cmd += ["-f", fmt, url]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.cmd = cmd
+        self.attempts = 0
+        self._stopped = threading.Event()
+        self.proc = self._spawn()
+        threading.Thread(target=self._supervise, daemon=True).start()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        self.attempts += 1
+        return subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def _supervise(self) -> None:
+        while not self._stopped.is_set():
+            if self.proc.poll() is not None and not self._stopped.is_set():
+                self._stopped.wait(0.3)
+                if not self._stopped.is_set():
+                    self.proc = self._spawn()
+            self._stopped.wait(0.1)
 
     def stop(self) -> None:
+        self._stopped.set()
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
