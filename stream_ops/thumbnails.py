@@ -72,6 +72,7 @@ class Thumbnailer:
         self._thread: threading.Thread | None = None
         self._closed = False
         self.encoded = 0                        # thumbnails made, for tests and the benchmark
+        self.cpu_s = 0.0                        # CPU seconds the worker thread has used
 
     # --- clients -----------------------------------------------------------
     def watch(self, targets: Iterable[str], notify: Callable[[], None]) -> int:
@@ -98,6 +99,12 @@ class Thumbnailer:
     def watched(self) -> frozenset[str]:
         with self._lock:
             return frozenset().union(*(t for t, _ in self._watchers.values()))
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            watchers = len(self._watchers)
+        return {"watchers": watchers, "watched": sorted(self.watched), "encoded": self.encoded,
+                "cpu_s": round(self.cpu_s, 3)}
 
     def latest(self, target: str) -> Thumb | None:
         return self._latest.get(target)
@@ -135,6 +142,7 @@ class Thumbnailer:
                 wanted = frozenset().union(*(t for t, _ in self._watchers.values()))
                 notifies = [n for _, n in self._watchers.values()]
             now = time.monotonic()
+            cpu0 = time.thread_time()
             made = False
             for target in sorted(wanted):
                 if now >= self._due.get(target, 0.0):
@@ -143,6 +151,7 @@ class Thumbnailer:
                         made |= self._make(target)
                     except Exception:   # a thumbnail must never take the worker down
                         log.exception("thumbnail %s failed", target)
+            self.cpu_s += time.thread_time() - cpu0
             if made:
                 for notify in notifies:
                     notify()

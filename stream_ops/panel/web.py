@@ -12,6 +12,7 @@ Routes (mounted by web/app.py):
 - `WS /api/thumbs/ws` JPEG thumbnails (behind the token gate, like all of /api).
 - `GET /api/thumbs/program.jpg`, `/api/thumbs/preview.jpg`, `/api/thumbs/source/{name}.jpg`
                       one JPEG made on demand, for scripts and checks.
+- `GET /api/thumbs/stats` watchers, thumbnails made, CPU seconds the thumbnail thread used.
 
 Thumbnail socket protocol: the client sends `{"watch": [targets]}` (targets are
 `source:NAME`, `preview`, `program`) and `{"ack": target}` once it has drawn a
@@ -152,6 +153,9 @@ def routes(show: "Show") -> list[BaseRoute]:
                 return JSONResponse({"error": f"no picture yet: {exc}"}, 503)
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
+    async def thumb_stats(request: Request) -> Response:
+        return JSONResponse(thumbs.stats())
+
     async def thumbs_ws(websocket: WebSocket) -> None:
         await websocket.accept()
         loop = asyncio.get_running_loop()
@@ -220,6 +224,7 @@ def routes(show: "Show") -> list[BaseRoute]:
         Route("/logout", logout, methods=["GET"]),
         Mount("/panel/static", app=_Static(directory=STATIC), name="panel-static"),
         WebSocketRoute("/api/thumbs/ws", thumbs_ws),
+        Route("/api/thumbs/stats", thumb_stats, methods=["GET"]),
         Route("/api/thumbs/program.jpg", snapshot, methods=["GET"]),
         Route("/api/thumbs/preview.jpg", snapshot, methods=["GET"]),
         Route("/api/thumbs/source/{name}.jpg", snapshot, methods=["GET"]),

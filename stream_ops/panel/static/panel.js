@@ -12,6 +12,7 @@ const S = {
   busy: false,          // a take is on its way: a second key press must not swap back
   transitionTouched: false,
   lastOutputState: {},  // name -> state, so the log shows changes, not every figure update
+  dropped: {},          // source name -> true from "no signal" until frames come back
 };
 const meters = new Map();   // "program" | source name -> {rms, peak, value}
 let thumbs = null;
@@ -115,7 +116,13 @@ function applyOutput(info) {
   renderOutputs();
 }
 
+function markDrop({ name, state }) {
+  if (state === "no_signal") S.dropped[name] = true;
+  if (state === "live" || state === "idle") delete S.dropped[name];
+}
+
 function applySource(info) {
+  markDrop(info);
   const list = S.state.sources;
   const i = list.findIndex((s) => s.name === info.name);
   if (i >= 0) list[i] = { ...list[i], ...info }; else list.push(info);
@@ -139,6 +146,8 @@ function onMessage(ev) {
       S.startedLocal = state.show.started_at ? Date.now() / 1000 - (state.show.on_air_s || 0) : null;
       for (const o of state.outputs) o._at = performance.now();
       S.lastOutputState = {};
+      // Replay the history so a page opened mid-outage still knows which sources dropped.
+      for (const ev of [...(state.log || []).filter((e) => e.type === "source_state"), ...state.sources]) markDrop(ev);
       renderAll();
       renderLog(true);
       break;
@@ -161,12 +170,10 @@ function onMessage(ev) {
     case "levels": S.state.levels = ev; renderLevels(); break;
     case "engine": S.state.engine = ev; renderEngine(); break;
     case "log": addLog(ev); break;
-    case "jobfair": S.state.jobfair = { ...(S.state.jobfair || {}), ...strip(ev) }; renderJobfair(); break;
+    case "jobfair": applyJobfair(ev); break;
     default: break;
   }
 }
-
-const strip = ({ type, seq, ts, ...rest }) => rest;
 
 function onStatus(status, attempt) {
   S.online = status === "open";
@@ -257,9 +264,12 @@ function renderSources() {
     added.push(tile);
     return tile;
   }, (tile, s) => {
-    tile.className = `tile src-${s.state}`;
+    // A listen source whose publisher left goes back to "connecting" (waiting for
+    // a new one); for the operator it is still a dropped signal: keep it red.
+    const shown = s.state === "connecting" && S.dropped[s.name] ? "no_signal" : s.state;
+    tile.className = `tile src-${shown}`;
     tile.querySelector(".label").textContent = s.label || s.name;
-    tile.querySelector(".state-pill").textContent = t(`src.${s.state}`);
+    tile.querySelector(".state-pill").textContent = t(`src.${shown}`) + (shown !== s.state ? ` · ${t(`src.${s.state}`)}` : "");
     tile.querySelector(".fmt").textContent = formatLine(s);
     tile.querySelector(".error").textContent = s.state !== "live" && s.error ? s.error : "";
     tile.querySelector(".nosignal").textContent = t("no_signal");
@@ -437,13 +447,33 @@ function addLog(ev) {
 }
 
 // --- job fair (optional: only when the show has one) ----------------------------------
+function applyJobfair(ev) {
+  const jf = S.state.jobfair || (S.state.jobfair = {});
+  if (ev.kind === "feature") jf.featured = ev.featured;
+  else if (ev.kind === "segment") jf.segment = ev.segment;
+  else if (ev.kind === "applications") jf.applications = ev.applications;
+  else if (ev.kind === "viewers" && ev.platform) {
+    jf.viewers = jf.viewers || {};
+    jf.viewers.platforms = { ...(jf.viewers.platforms || {}), [ev.platform]: ev.viewers };
+  }
+  renderJobfair();
+}
+
+async function jobfairCommand(path, body) {
+  const answer = await command(path, body);
+  if (answer && "featured" in answer) applyJobfair({ kind: "feature", ...answer });
+  if (answer && "segment" in answer) applyJobfair({ kind: "segment", ...answer });
+}
+
 function renderJobfair() {
   const box = $("#jobfair");
   const jf = S.state.jobfair;
   box.hidden = !jf;
   if (!jf) return;
-  const jobs = Array.isArray(jf.jobs) ? jf.jobs : [];
-  const employers = Array.isArray(jf.employers) ? jf.employers : [];
+  const apps = jf.applications || {};
+  // Job and employer ids come from the application counts (every job and employer is listed there).
+  const jobs = Array.isArray(jf.jobs) ? jf.jobs : Object.keys(apps.by_job || {}).map((id) => ({ id }));
+  const employers = Array.isArray(jf.employers) ? jf.employers : Object.keys(apps.by_employer || {}).map((id) => ({ id }));
   let jobSel = box.querySelector(".job-select");
   let empSel = box.querySelector(".employer-select");
   if (!jobSel) {
@@ -454,29 +484,31 @@ function renderJobfair() {
       h("div", { class: "jf-counts" }),
       h("div", { class: "jf-row" }, h("span", { dataset: { i18n: "feature_job" } }, t("feature_job")), jobSel,
         h("button", { class: "btn small go", type: "button", dataset: { i18n: "feature" },
-          onclick: () => jobSel.value && command("/api/jobfair/feature", { job: jobSel.value }) }, t("feature"))),
+          onclick: () => jobfairCommand("/api/jobfair/feature", { job: jobSel.value || null }) }, t("feature"))),
       h("div", { class: "jf-row" }, h("span", { dataset: { i18n: "start_segment" } }, t("start_segment")), empSel,
         h("button", { class: "btn small go", type: "button", dataset: { i18n: "segment" },
-          onclick: () => empSel.value && command("/api/jobfair/segment", { employer: empSel.value }) }, t("segment"))));
+          onclick: () => jobfairCommand("/api/jobfair/segment", { employer: empSel.value || null }) }, t("segment"))));
   }
   const fill = (sel, items, label) => {
     const keep = sel.value;
-    sel.replaceChildren(h("option", { value: "" }, "—"),
-      ...items.map((it) => h("option", { value: it.id ?? it.name }, label(it))));
+    sel.replaceChildren(h("option", { value: "" }, "— " + t("off_air")),
+      ...items.map((it) => h("option", { value: it.id }, label(it))));
     sel.value = keep;
   };
-  if (document.activeElement !== jobSel) fill(jobSel, jobs, (j) => `${j.title || j.id}${j.employer_name ? " · " + j.employer_name : ""}`);
-  if (document.activeElement !== empSel) fill(empSel, employers, (e) => e.name || e.id);
-  const counts = [];
-  const featured = jf.featured?.title || jf.featured_job || jf.featured?.id;
-  if (featured) counts.push(`${t("feature")}: ${featured}`);
-  const segment = jf.segment?.name || jf.segment_employer || jf.segment?.id;
-  if (segment) counts.push(`${t("segment")}: ${segment}`);
-  const apps = jf.applications ?? jf.counts?.applications ?? jf.totals?.applications;
-  if (apps != null) counts.push(`${t("applications")} ${apps}`);
-  const viewers = jf.viewers ?? jf.counts?.viewers ?? jf.totals?.viewers;
-  if (viewers != null) counts.push(`${t("viewers")} ${viewers}`);
-  box.querySelector(".jf-counts").textContent = counts.join(" · ");
+  if (document.activeElement !== jobSel) {
+    fill(jobSel, jobs, (j) => `${j.id}${j.title ? " " + j.title : ""} (${apps.by_job?.[j.id] ?? 0})`);
+  }
+  if (document.activeElement !== empSel) {
+    fill(empSel, employers, (e) => `${e.id}${e.name ? " " + e.name : ""} (${apps.by_employer?.[e.id] ?? 0})`);
+  }
+  const lines = [];
+  if (jf.featured) lines.push(`${t("feature")}: ${jf.featured.job} ${jf.featured.title || ""}`);
+  if (jf.segment) lines.push(`${t("segment")}: ${jf.segment.name || jf.segment.employer}`);
+  if (apps.total != null) lines.push(`${t("applications")} ${apps.total}`);
+  for (const p of Object.values(jf.viewers?.platforms || {})) {
+    if (p && p.current != null) lines.push(`${p.label || ""} ${t("viewers")} ${p.current}`);
+  }
+  box.querySelector(".jf-counts").textContent = lines.join(" · ");
 }
 
 // --- clock -------------------------------------------------------------------------
