@@ -186,7 +186,7 @@ class JobCardOverlay(Overlay):
             from .jobfair.card import render_jobcard
         except ImportError:
             return Image.new("RGBA", (self.rect.w, self.rect.h), (0, 0, 0, 0))
-        return render_jobcard(ctx, self.rect.w, self.rect.h)
+        return render_jobcard(ctx, self.rect.w, self.rect.h, background=self.layer.background)
 
 
 OVERLAYS: dict[str, Callable[[LayerConfig, Rect, float], Overlay]] = {
