@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""CPU per phone: what receiving one 720p30 phone costs the stream-ops process.
+
+The receiving side is the real phone hub (WHIP, aiortc, decode, scale into the
+slot, audio resample) without the engine, so the figure is the phone's own cost;
+the program encode is the engine's and is measured elsewhere. Publishers run in a
+child process and send pre-encoded 720p30 clips (H.264 baseline or VP8, 2.5 Mbit/s,
+moving test pattern with noise, plus Opus) without re-encoding, like a phone's
+hardware encoder would: so even six of them fit beside the receiver on 2 cores.
+
+    .venv/bin/python scripts/bench_phones.py                 # VP8 and H.264, 1 and 6 phones
+    .venv/bin/python scripts/bench_phones.py --codecs h264 --phones 1 --seconds 10
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import imageio_ffmpeg  # noqa: E402
+import psutil  # noqa: E402
+
+CLIP_S = 40
+
+
+def make_clips(folder: Path) -> dict[str, Path]:
+    """720p30 2.5 Mbit/s clips as a phone would send them, and an Opus track."""
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    src = ["-f", "lavfi", "-i", f"testsrc2=s=1280x720:r=30,noise=alls=12:allf=t,format=yuv420p", "-t", str(CLIP_S)]
+    clips = {
+        "h264": (folder / "phone.ts", ["-c:v", "libx264", "-profile:v", "baseline", "-level", "3.1", "-preset", "veryfast",
+                                       "-b:v", "2500k", "-maxrate", "2500k", "-bufsize", "2500k", "-g", "60", "-bf", "0"]),
+        "vp8": (folder / "phone.webm", ["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "2500k",
+                                        "-minrate", "2500k", "-maxrate", "2500k", "-g", "60"]),
+    }
+    out: dict[str, Path] = {}
+    for codec, (path, args) in clips.items():
+        if not path.exists():
+            subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", *src, *args, "-an", str(path)], check=True)
+        out[codec] = path
+    audio = folder / "phone.ogg"
+    if not audio.exists():
+        subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000",
+                        "-t", str(CLIP_S), "-ac", "2", "-c:a", "libopus", "-b:a", "64k", str(audio)], check=True)
+    out["audio"] = audio
+    return out
+
+
+# --- publishers (child process) ------------------------------------------------------------
+async def publish_all(base: str, clip: str, audio: str, codec: str, slots: list[str], tokens: list[str]) -> None:
+    import httpx
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+    from aiortc.contrib.media import MediaPlayer
+
+    pcs = []
+    for slot, token in zip(slots, tokens):
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        video = MediaPlayer(clip, decode=False).video
+        sound = MediaPlayer(audio, decode=False).audio
+        tx = pc.addTransceiver(video, direction="sendonly")
+        caps = RTCRtpSender.getCapabilities("video").codecs
+        tx.setCodecPreferences([c for c in caps if c.mimeType.lower() == f"video/{codec}"])
+        pc.addTransceiver(sound, direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        async with httpx.AsyncClient() as http:
+            r = await http.post(f"{base}/whip/{slot}", content=pc.localDescription.sdp,
+                                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/sdp"})
+        r.raise_for_status()
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=r.text, type="answer"))
+        pcs.append(pc)
+    await asyncio.sleep(CLIP_S)
+
+
+# --- receiver (this process) -------------------------------------------------------------------
+def receiver_show(n: int, width: int, height: int) -> SimpleNamespace:
+    from stream_ops.config import AudioSettings, SourceConfig
+    from stream_ops.events import EventBus
+    from stream_ops.sources.base import SourceSlot
+
+    sources = {f"phone{i}": SourceConfig(name=f"phone{i}", kind="webrtc") for i in range(1, n + 1)}
+    audio = AudioSettings()
+    config = SimpleNamespace(name="bench", sources=sources, scenes={}, audio=audio, public_url=None)
+    slots = {k: SourceSlot(v, width, height, audio.sample_rate, audio.channels) for k, v in sources.items()}
+    return SimpleNamespace(config=config, bus=EventBus(), engine=SimpleNamespace(slots=slots, program=None, preview=None),
+                           base_url="http://127.0.0.1")
+
+
+async def measure(codec: str, n: int, clips: dict[str, Path], seconds: float, size: tuple[int, int]) -> dict[str, object]:
+    import uvicorn
+    from starlette.applications import Starlette
+
+    from stream_ops.phones.hub import PhoneHub
+
+    show = receiver_show(n, *size)
+    show.bus.bind(asyncio.get_running_loop())
+    hub = PhoneHub(show)
+    await hub.start()
+    server = uvicorn.Server(uvicorn.Config(Starlette(routes=hub.routes()), host="127.0.0.1", port=0,
+                                           log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    me = psutil.Process()
+    slots = list(show.engine.slots.values())
+    idle0 = me.cpu_times(); t_idle = time.monotonic()
+    await asyncio.sleep(2)
+    idle = (sum(me.cpu_times()[:2]) - sum(idle0[:2])) / (time.monotonic() - t_idle)
+
+    env = {**os.environ, "BENCH_TOKENS": json.dumps([hub.tokens[s.name] for s in slots])}
+    child = subprocess.Popen([sys.executable, __file__, "--client", base, str(clips[codec]), str(clips["audio"]), codec,
+                              *[s.name for s in slots]], env=env)
+    posted = time.monotonic()
+    try:
+        while not all(s.frames_in for s in slots):
+            if child.poll() is not None:
+                raise SystemExit(f"publisher exited with {child.returncode}")
+            await asyncio.sleep(0.01)
+        first_frame_s = time.monotonic() - posted
+        await asyncio.sleep(3)   # let the bitrate settle
+        publisher = psutil.Process(child.pid)
+        b0 = await received_bytes(hub)
+        c0, p0, f0, t0 = me.cpu_times(), publisher.cpu_times(), sum(s.frames_in for s in slots), time.monotonic()
+        await asyncio.sleep(seconds)
+        c1, p1, f1, t1 = me.cpu_times(), publisher.cpu_times(), sum(s.frames_in for s in slots), time.monotonic()
+        b1 = await received_bytes(hub)
+        kbps = [round((b1[k] - b0.get(k, 0)) * 8 / 1000 / (t1 - t0)) for k in b1]
+        cores = (sum(c1[:2]) - sum(c0[:2])) / (t1 - t0)
+        return {"codec": codec, "phones": n, "slot": f"{size[0]}x{size[1]}",
+                "cores_total": round(cores, 3), "cores_idle_hub": round(idle, 3),
+                "cores_per_phone": round((cores - idle) / n, 3),
+                "fps_per_phone": round((f1 - f0) / (t1 - t0) / n, 1), "received_kbps": kbps,
+                "publisher_start_to_first_frame_s": round(first_frame_s, 2),
+                "packets_lost": [(await p.measure())["packets_lost"] for p in hub.peers.values()],
+                "publisher_process_cores": round((sum(p1[:2]) - sum(p0[:2])) / (t1 - t0), 3)}
+    finally:
+        child.terminate()
+        child.wait()
+        await hub.close()
+        server.should_exit = True
+        await serving
+
+
+async def received_bytes(hub) -> dict[str, int]:
+    """Bytes each phone's transport has received so far (aiortc's own counter)."""
+    out = {}
+    for name, peer in hub.peers.items():
+        report = await peer.pc.getStats()
+        out[name] = sum(getattr(s, "bytesReceived", 0) or 0 for s in report.values() if s.type == "transport")
+    return out
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--client":
+        base, clip, audio, codec, *slots = sys.argv[2:]
+        asyncio.run(publish_all(base, clip, audio, codec, slots, json.loads(os.environ["BENCH_TOKENS"])))
+        return
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--codecs", default="vp8,h264")
+    ap.add_argument("--phones", default="1,6", help="comma-separated counts of simultaneous phones")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--slot", default="1280x720", help="slot size the phones are scaled into")
+    ap.add_argument("--clips", default=str(Path(tempfile.gettempdir()) / "stream-ops-phone-bench"))
+    args = ap.parse_args()
+    folder = Path(args.clips)
+    folder.mkdir(parents=True, exist_ok=True)
+    clips = make_clips(folder)
+    w, h = (int(x) for x in args.slot.split("x"))
+    for codec in args.codecs.split(","):
+        for n in (int(x) for x in args.phones.split(",")):
+            print(json.dumps(asyncio.run(measure(codec, n, clips, args.seconds, (w, h)))), flush=True)
+
+
+if __name__ == "__main__":
+    main()
