@@ -10,6 +10,8 @@ hardware encoder would: so even six of them fit beside the receiver on 2 cores.
 
     .venv/bin/python scripts/bench_phones.py                 # VP8 and H.264, 1 and 6 phones
     .venv/bin/python scripts/bench_phones.py --codecs h264 --phones 1 --seconds 10
+    .venv/bin/python scripts/bench_phones.py --rig           # the crew's rig through `stream-ops run`:
+        6 phones (H.264) + 2 RTMP cameras (1080p) in a grid, 1080p30 program to an RTMP target
 """
 from __future__ import annotations
 
@@ -151,6 +153,79 @@ async def measure(codec: str, n: int, clips: dict[str, Path], seconds: float, si
         await serving
 
 
+RIG_SHOW = """
+show:
+  name: rig
+  video: {{width: 1920, height: 1080, fps: 30, bitrate_kbps: 4500, keyframe_s: 2, preset: veryfast}}
+  audio: {{sample_rate: 44100, channels: 2, bitrate_kbps: 128}}
+  start_scene: grid
+sources:
+  cam1: {{kind: rtmp, listen: "rtmp://127.0.0.1:{cam1}/live/cam1"}}
+  cam2: {{kind: rtmp, listen: "rtmp://127.0.0.1:{cam2}/live/cam2"}}
+{phones}
+scenes:
+  grid:
+    grid: {{columns: 3, sources: [cam1, cam2, {names}]}}
+outputs:
+  platform: {{kind: rtmp, url: "rtmp://127.0.0.1:{out}/live", key: "k", autostart: true}}
+"""
+
+
+def rig(seconds: float, clips: dict[str, Path], codec: str = "h264") -> dict[str, object]:
+    """Six phones and two cameras into one 1080p30 program, measured in the stream-ops process (and its ffmpeg children)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from peers import Publisher, Receiver, ShowProcess, free_port, wait_until
+
+    names = [f"phone{i}" for i in range(1, 7)]
+    tokens = [f"bench-{n}" for n in names]
+    ports = {"cam1": free_port(), "cam2": free_port(), "out": free_port()}
+    receiver = Receiver(f"rtmp://127.0.0.1:{ports['out']}/live/k")
+    phones = "\n".join(f"  {n}: {{kind: webrtc}}" for n in names)
+    env = {f"STREAM_OPS_PHONE_TOKEN_{n.upper()}": t for n, t in zip(names, tokens)}
+    folder = Path(tempfile.mkdtemp(prefix="stream-ops-rig-"))
+    show = ShowProcess(folder, RIG_SHOW.format(phones=phones, names=", ".join(names), **ports), env=env)
+    cams = [Publisher(f"rtmp://127.0.0.1:{ports[c]}/live/{c}", color=col, size="1920x1080")
+            for c, col in (("cam1", "red"), ("cam2", "blue"))]
+    child = subprocess.Popen([sys.executable, __file__, "--client", f"http://127.0.0.1:{show.port}", str(clips[codec]),
+                              str(clips["audio"]), codec, *names], env={**os.environ, "BENCH_TOKENS": json.dumps(tokens)})
+    try:
+        wait_until(lambda: all(s["state"] == "live" for s in show.state()["sources"]), 30, message="all 8 sources live")
+        time.sleep(3)
+        proc = psutil.Process(show.proc.pid)  # type: ignore[union-attr]
+
+        def cpu() -> float:
+            total = sum(proc.cpu_times()[:2])
+            for c in proc.children(recursive=True):
+                try:
+                    total += sum(c.cpu_times()[:2])
+                except psutil.NoSuchProcess:
+                    pass
+            return total
+
+        own0, all0, t0 = sum(proc.cpu_times()[:2]), cpu(), time.monotonic()
+        frames0 = show.state()["engine"]["frames"]
+        time.sleep(seconds)
+        own1, all1, t1 = sum(proc.cpu_times()[:2]), cpu(), time.monotonic()
+        st = show.state()
+        dt = t1 - t0
+        return {"rig": f"6 phones ({codec}) + 2 RTMP 1080p cameras -> 1080p30 grid -> RTMP",
+                "cores_stream_ops_process": round((own1 - own0) / dt, 2),
+                "cores_with_ffmpeg_children": round((all1 - all0) / dt, 2),
+                "program_fps": round((st["engine"]["frames"] - frames0) / dt, 1),
+                "late_frames": st["engine"]["late_frames"], "encoder_drops": st["engine"].get("encoder_drops"),
+                "encode_ms": st["engine"]["encode_ms"], "composite_ms": st["engine"]["composite_ms"],
+                "source_fps": {s["name"]: s["fps"] for s in st["sources"]},
+                "target_receiving": receiver.count > 0, "machine_cores": psutil.cpu_count(),
+                "machine_load_pct": psutil.cpu_percent(interval=1)}
+    finally:
+        child.terminate()
+        child.wait()
+        for cam in cams:
+            cam.stop()
+        show.stop()
+        receiver.stop()
+
+
 async def received_bytes(hub) -> dict[str, int]:
     """Bytes each phone's transport has received so far (aiortc's own counter)."""
     out = {}
@@ -170,11 +245,15 @@ def main() -> None:
     ap.add_argument("--phones", default="1,6", help="comma-separated counts of simultaneous phones")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--slot", default="1280x720", help="slot size the phones are scaled into")
+    ap.add_argument("--rig", action="store_true", help="measure the whole rig through stream-ops run instead")
     ap.add_argument("--clips", default=str(Path(tempfile.gettempdir()) / "stream-ops-phone-bench"))
     args = ap.parse_args()
     folder = Path(args.clips)
     folder.mkdir(parents=True, exist_ok=True)
     clips = make_clips(folder)
+    if args.rig:
+        print(json.dumps(rig(args.seconds, clips, args.codecs.split(",")[-1]), ensure_ascii=False), flush=True)
+        return
     w, h = (int(x) for x in args.slot.split("x"))
     for codec in args.codecs.split(","):
         for n in (int(x) for x in args.phones.split(",")):
