@@ -96,10 +96,13 @@ def push_command(kind: str, target: str, progress_fd: int) -> list[str]:
     """ffmpeg child that copies our MPEG-TS from stdin to a target; reports bytes on progress_fd."""
     # Our TS starts at a keyframe with its headers: a short probe is enough, and keeps switch latency low.
     src = ffmpeg_py.input("pipe:0", format="mpegts", fflags="+genpts+nobuffer", probesize=200_000, analyzeduration=500_000)
+    # rw_timeout: a target that stops reading (stalled TCP) fails this child within 10 s,
+    # and the output reconnects, instead of hanging "connected" forever.
     if kind == "rtmp":
-        out = ffmpeg_py.output(src, target, format="flv", c="copy", flvflags="no_duration_filesize")
+        out = ffmpeg_py.output(src, target, format="flv", c="copy", flvflags="no_duration_filesize", rw_timeout=10_000_000)
     elif kind == "srt":
-        out = ffmpeg_py.output(src, with_query(target, pkt_size=1316, mode="caller"), format="mpegts", c="copy")
+        out = ffmpeg_py.output(src, with_query(target, pkt_size=1316, mode="caller"), format="mpegts", c="copy",
+                               rw_timeout=10_000_000)
     else:
         raise ValueError(f"no push command for output kind {kind!r}")
     return _compile(out, ["-stats_period", "0.5", "-progress", f"pipe:{progress_fd}"])

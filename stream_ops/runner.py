@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import sys
 
 import uvicorn
@@ -23,7 +24,24 @@ def control_url(show: Show) -> str:
     return f"http://{host}:{show.port}/?token={show.token}"
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """Take the web port before anything starts, so a busy port is one clear line, not a half-started show."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(False)
+    return sock
+
+
 def run(config: ShowConfig, warnings: list[str] | None = None, host: str = "127.0.0.1", port: int = 8080) -> int:
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        print(f"stream-ops: cannot listen on {host}:{port}: {exc.strerror or exc}. "
+              f"Is another show running there? Choose another with --port.", file=sys.stderr)
+        return 1
     show = Show(config, host=host, port=port)
     app = create_app(show)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
@@ -35,7 +53,7 @@ def run(config: ShowConfig, warnings: list[str] | None = None, host: str = "127.
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started and not task.done():
             await asyncio.sleep(0.05)
         if server.started:

@@ -50,6 +50,7 @@ class FfmpegSource(Source):
         self._thread: threading.Thread | None = None
         self._stderr_tail: deque[str] = deque(maxlen=20)
         self._last_packet = 0.0
+        self._stderr_done = threading.Event()
         self.restarts = 0
 
     def start(self) -> None:
@@ -74,19 +75,36 @@ class FfmpegSource(Source):
 
     def _supervise(self) -> None:
         backoff = 1.0
+        listen_backoff = 0.2
+        reported: str | None = None
         while not self._stop.is_set():
             started = time.monotonic()
-            self.slot.set_state("connecting")
+            if self.slot.state != "no_signal":
+                self.slot.set_state("connecting", self.slot.error)
             got_frames = self._run_once()
             if self._stop.is_set():
                 break
-            self.slot.set_state("no_signal", self._last_error())
+            error = self._last_error()
+            lived = time.monotonic() - started
             if got_frames:
-                self.emit(f"source {self.slot.name}: feed ended ({self._last_error() or 'end of stream'})", level="warning")
-            if self.listening:
-                delay = 0.2   # listen again at once; the publisher reconnects to us
+                self.slot.set_state("no_signal", error)
+                self.emit(f"source {self.slot.name}: feed ended ({error or 'end of stream'})", level="warning")
+                reported = None
             else:
-                if time.monotonic() - started > 10:
+                # Not yet connected: stay "connecting", show why, and say it once, not every retry.
+                self.slot.set_state("connecting", error)
+                if error and error != reported:
+                    self.emit(f"source {self.slot.name}: {error}", level="warning")
+                    reported = error
+            if self.listening:
+                # Listen again at once (the publisher reconnects to us), unless ffmpeg cannot even
+                # listen (port taken, bad address): then back off instead of spinning.
+                if got_frames or lived > 2:
+                    listen_backoff = 0.2
+                delay = listen_backoff
+                listen_backoff = min(listen_backoff * 2, 5.0)
+            else:
+                if lived > 10:
                     backoff = 1.0
                 delay = backoff
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
@@ -107,6 +125,7 @@ class FfmpegSource(Source):
                                     slot.sample_rate, slot.channels, loop=slot.config.loop,
                                     audio=slot.config.audio)
         self._stderr_tail.clear()
+        self._stderr_done = threading.Event()
         try:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                           stderr=subprocess.PIPE, bufsize=0)
@@ -122,9 +141,13 @@ class FfmpegSource(Source):
         got = False
         try:
             container = av.open(proc.stdout, format="nut", mode="r")
-        except (av.FFmpegError, OSError, EOFError) as exc:
-            self._stderr_tail.append(f"error: {exc}")
-            self._kill()
+        except (av.FFmpegError, OSError, EOFError):
+            # ffmpeg ended before any output (bad input, port taken...): its own words say why.
+            try:
+                proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self._kill()
+            self._stderr_done.wait(1.0)
             return False
         watchdog.start()
         frame_bytes = slot.width * slot.height * 3 // 2
@@ -146,7 +169,7 @@ class FfmpegSource(Source):
                     usable = len(samples) - len(samples) % slot.channels
                     slot.push_audio(samples[:usable].reshape(-1, slot.channels).copy())
         except (av.FFmpegError, OSError, EOFError, ValueError) as exc:
-            self._stderr_tail.append(f"error: {exc}")
+            log.debug("%s: reader stopped: %s", self.slot.name, exc)
         finally:
             try:
                 container.close()
@@ -181,3 +204,4 @@ class FfmpegSource(Source):
                     codec, w, h = video
                     self.slot.set_input(w, h, codec)
             log.debug("%s: %s", self.slot.name, ffmpeg.redact(line, self.secrets))
+        self._stderr_done.set()
