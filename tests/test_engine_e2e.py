@@ -305,3 +305,26 @@ def test_websocket_sends_state_then_typed_events(tmp_path):
         asyncio.run(scenario())
     finally:
         show.stop()
+
+
+def test_busy_web_port_and_broken_file_are_explained(tmp_path):
+    import socket
+    import sys
+
+    (tmp_path / "bad.mp4").write_text("not a video")
+    yaml_text = show_yaml(free_port(), None, '      r: {kind: file, path: "r.ts"}',
+                          'bad: {kind: file, path: bad.mp4}').replace("layers: [{source: green}]", "layers: [{source: bad}]")
+    show = ShowProcess(tmp_path, yaml_text)
+    try:
+        wait_until(lambda: "Invalid data" in (show.source("bad")["error"] or ""), 10, message="the file's problem in its state")
+        assert show.source("bad")["state"] in ("connecting", "no_signal")
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            port = busy.getsockname()[1]
+            result = subprocess.run([sys.executable, "-m", "stream_ops", "run", str(show.path), "--port", str(port)],
+                                    capture_output=True, text=True, timeout=30, env=show.env)
+        assert result.returncode == 1
+        assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
+    finally:
+        show.stop()
