@@ -73,10 +73,17 @@ class Compositor:
     def render(self, scene: str, now: float | None = None) -> np.ndarray:
         """A new canvas (packed yuv420p) with the scene drawn on it."""
         now = now if now is not None else time.monotonic()
-        canvas = self._black.copy()
+        items = self.plan(scene)
+        first = items[0] if items else None
+        if self._covers_canvas(first):
+            # A full-screen picture at the back: start from it (one copy) instead of black + copy.
+            canvas = self._source_picture(first, now).copy()   # type: ignore[arg-type]
+            items = items[1:]
+        else:
+            canvas = self._black.copy()
         planes = frames.split(canvas, self.width, self.height)
         ctx: dict[str, Any] | None = None
-        for item in self.plan(scene):
+        for item in items:
             if isinstance(item, SourceLayer):
                 self._draw_source(planes, item, now)
             else:
@@ -100,7 +107,12 @@ class Compositor:
         out >>= 8
         return out.astype(np.uint8)
 
-    def _draw_source(self, planes: tuple[np.ndarray, np.ndarray, np.ndarray], item: SourceLayer, now: float) -> None:
+    def _covers_canvas(self, item: SourceLayer | Overlay | None) -> bool:
+        return (isinstance(item, SourceLayer) and item.layer.opacity >= 1.0
+                and (item.rect.x, item.rect.y, item.rect.w, item.rect.h) == (0, 0, self.width, self.height))
+
+    def _source_picture(self, item: SourceLayer, now: float) -> np.ndarray:
+        """The layer's picture at its rect size; scaled only when the source frame changed."""
         slot, rect, layer = item.slot, item.rect, item.layer
         frame = slot.latest_video(now)
         live = frame is not None
@@ -110,7 +122,11 @@ class Compositor:
         if key != item.cache_key or item.cached is None:
             item.cached = self._fit(frame, slot.width, slot.height, rect.w, rect.h, layer)
             item.cache_key = key
-        pic = item.cached
+        return item.cached
+
+    def _draw_source(self, planes: tuple[np.ndarray, np.ndarray, np.ndarray], item: SourceLayer, now: float) -> None:
+        rect, layer = item.rect, item.layer
+        pic = self._source_picture(item, now)
         Y, U, V = planes
         py, pu, pv = frames.split(pic, rect.w, rect.h)
         x, y, w, h = rect.x, rect.y, rect.w, rect.h
