@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import threading
 import time
 from typing import Any, Awaitable, Callable
 
@@ -151,6 +152,14 @@ class PhonePeer:
     async def _video(self, track: MediaStreamTrack) -> None:
         slot = self.slot
         size: tuple[int, int] | None = None
+        converter = _Converter(slot, self.fit)
+        try:
+            await self._video_loop(track, slot, converter, size)
+        finally:
+            converter.close()
+
+    async def _video_loop(self, track: MediaStreamTrack, slot: SourceSlot, converter: "_Converter",
+                          size: tuple[int, int] | None) -> None:
         while self.active:
             try:
                 frame = await track.recv()
@@ -159,8 +168,7 @@ class PhonePeer:
             if not self.active:
                 return
             now = time.monotonic()
-            picture = frames.from_video_frame(frame, slot.width, slot.height, self.fit)   # type: ignore[arg-type]
-            slot.push_video(picture, now)
+            converter.put(frame, now)
             self.frames += 1
             self.last_media = now
             if self.first_frame_at is None:
@@ -185,6 +193,52 @@ class PhonePeer:
                 continue
             for out in resampler.resample(frame):   # type: ignore[arg-type]
                 slot.push_audio(out.to_ndarray().reshape(-1, slot.channels))
+
+
+class _Converter:
+    """Scales a phone's pictures into its slot on a thread of its own.
+
+    Scaling runs in C (swscale) and releases the GIL, but on the asyncio loop six
+    phones' worth of it delayed every web request and WebRTC packet. Only the
+    newest picture matters (the slot keeps just the latest), so a late one is
+    replaced, never queued.
+    """
+
+    def __init__(self, slot: SourceSlot, fit: str) -> None:
+        self.slot, self.fit = slot, fit
+        self._cond = threading.Condition()
+        self._pending: tuple[Any, float] | None = None
+        self._closed = False
+        self.replaced = 0
+        threading.Thread(target=self._run, name=f"phone-{slot.name}-scale", daemon=True).start()
+
+    def put(self, frame: Any, at: float) -> None:
+        with self._cond:
+            if self._pending is not None:
+                self.replaced += 1
+            self._pending = (frame, at)
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                frame, at = self._pending   # type: ignore[misc]
+                self._pending = None
+            try:
+                picture = frames.from_video_frame(frame, self.slot.width, self.slot.height, self.fit)
+            except Exception:   # one undecodable picture must not end the phone
+                log.debug("phone %s: picture dropped", self.slot.name, exc_info=True)
+                continue
+            self.slot.push_video(picture, at)
 
 
 def _widen_receive_buffers(pc: RTCPeerConnection) -> None:
