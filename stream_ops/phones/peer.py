@@ -24,6 +24,27 @@ from . import sdp
 
 log = logging.getLogger(__name__)
 
+
+def _allow_loopback_candidates() -> None:
+    """On a machine whose only interface is loopback (a studio laptop offline, a CI box),
+    aioice gathers no host candidate at all and no phone could ever connect; fall back
+    to 127.0.0.1 there. Machines with a real interface are unchanged."""
+    import aioice.ice as ice
+
+    original = ice.get_host_addresses
+    if getattr(original, "_stream_ops", False):
+        return
+
+    def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        found = original(use_ipv4, use_ipv6)
+        return found or (["127.0.0.1"] if use_ipv4 else [])
+
+    host_addresses._stream_ops = True   # type: ignore[attr-defined]
+    ice.get_host_addresses = host_addresses
+
+
+_allow_loopback_candidates()
+
 RECEIVE_BUFFER = 4 * 1024 * 1024   # bytes; capped by net.core.rmem_max
 STALE_AFTER_S = 2.0        # no media this long: a new offer for the slot may replace this peer
 GIVE_UP_AFTER_S = 15.0     # no media this long: close it (ICE consent would take 30 s)
