@@ -51,7 +51,10 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     from .runner import run  # media stack: imported only when a show really runs
 
-    return run(loaded[0], loaded[1], host=args.host, port=args.port)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("give both --tls-cert and --tls-key (phones need HTTPS to open their camera)", file=sys.stderr)
+        return 2
+    return run(loaded[0], loaded[1], host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -79,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("show", metavar="SHOW.yaml")
     p.add_argument("--host", default="127.0.0.1", help="address the panel listens on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="panel port (default 8080)")
+    p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (phone browsers only open the camera over HTTPS)")
+    p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("export", help="write the job fair's numbers (viewers, applications) to a folder")

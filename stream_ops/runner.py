@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def control_url(show: Show) -> str:
     host = "127.0.0.1" if show.host in ("0.0.0.0", "::") else show.host
-    return f"http://{host}:{show.port}/?token={show.token}"
+    return f"{show.scheme}://{host}:{show.port}/?token={show.token}"
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -35,17 +35,19 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run(config: ShowConfig, warnings: list[str] | None = None, host: str = "127.0.0.1", port: int = 8080) -> int:
+def run(config: ShowConfig, warnings: list[str] | None = None, host: str = "127.0.0.1", port: int = 8080,
+        tls_cert: str | None = None, tls_key: str | None = None) -> int:
     try:
         sock = bind(host, port)
     except OSError as exc:
         print(f"stream-ops: cannot listen on {host}:{port}: {exc.strerror or exc}. "
               f"Is another show running there? Choose another with --port.", file=sys.stderr)
         return 1
-    show = Show(config, host=host, port=port)
+    show = Show(config, host=host, port=port, scheme="https" if tls_cert else "http")
     app = create_app(show)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                           lifespan="on", ws="websockets-sansio", ws_ping_interval=10))
+                                           lifespan="on", ws="websockets-sansio", ws_ping_interval=10,
+                                           ssl_certfile=tls_cert, ssl_keyfile=tls_key))
     for w in warnings or []:
         print(w, file=sys.stderr)
 

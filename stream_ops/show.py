@@ -20,6 +20,21 @@ from .web.auth import make_token
 log = logging.getLogger(__name__)
 
 
+def lan_address() -> str:
+    """The first non-loopback IPv4 address of this machine (what phones on the same Wi-Fi reach)."""
+    import ipaddress
+
+    import psutil
+
+    for addrs in psutil.net_if_addrs().values():
+        for a in addrs:
+            if a.family.name == "AF_INET":
+                ip = ipaddress.ip_address(a.address)
+                if not ip.is_loopback and not ip.is_link_local:
+                    return a.address
+    return "127.0.0.1"
+
+
 class CommandError(Exception):
     """A refused command: `status` is the HTTP status, `message` the reason shown to the operator."""
 
@@ -32,12 +47,16 @@ class CommandError(Exception):
 class Show:
     """One show: config, engine, event bus, and the optional job fair and phone hub."""
 
-    def __init__(self, config: ShowConfig, token: str | None = None, host: str = "127.0.0.1", port: int = 8080) -> None:
+    def __init__(self, config: ShowConfig, token: str | None = None, host: str = "127.0.0.1", port: int = 8080,
+                 scheme: str = "http") -> None:
         self.config = config
         self.bus = EventBus()
         self.token = token or make_token()
-        self.host, self.port = host, port
-        self.base_url = (config.public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}").rstrip("/")
+        self.host, self.port, self.scheme = host, port, scheme
+        # What phones and applicants reach (QR codes): the show's public_url, else this machine's
+        # LAN address when listening on all interfaces, else the address we listen on.
+        reach = lan_address() if host in ("0.0.0.0", "::") else host
+        self.base_url = (config.public_url or f"{scheme}://{reach}:{port}").rstrip("/")
         self.started_at: float | None = None
         self._context: dict[str, Any] = {"show": {"name": config.name}}
         self.engine = Engine(config, self.bus, context=lambda: self._context)
