@@ -151,7 +151,7 @@ class Engine:
             self.transition = None
         self.program = scene
         self.bus.publish_threadsafe("program", scene=scene, previous=old, transition=kind, duration_ms=duration_ms, actor=actor)
-        self._emit_log(f"program {old} → {scene} ({kind}{f' {duration_ms} ms' if kind == 'fade' else ''})", actor=actor)
+        self._emit_log(f"节目 program {old} → {scene}（{'淡化 fade ' + str(duration_ms) + ' ms' if kind == 'fade' else '切 cut'}）", actor=actor)
 
     def set_preview(self, scene: str, actor: str = "operator") -> None:
         if scene != self.preview:
@@ -176,13 +176,13 @@ class Engine:
         out = self.outputs[name]
         if out.desired != "running":
             out.start()
-            self._emit_log(f"start output {name}", actor=actor)
+            self._emit_log(f"开始推流 start output {name}", actor=actor)
 
     def stop_output(self, name: str, actor: str = "operator") -> None:
         out = self.outputs[name]
         if out.desired == "running":
             out.stop()
-            self._emit_log(f"stop output {name}", actor=actor)
+            self._emit_log(f"停止推流 stop output {name}", actor=actor)
 
     # --- the program clock ------------------------------------------------------------
     def _clock(self) -> None:
@@ -213,7 +213,7 @@ class Engine:
                 self.render_errors += 1
                 if self.render_errors in (1, 10, 100) or self.render_errors % 1000 == 0:
                     log.exception("rendering %s failed (%d times)", self.program, self.render_errors)
-                    self._emit_log(f"rendering scene {self.program} failed; showing the last good frame", level="error")
+                    self._emit_log(f"场景 {self.program} 渲染出错，保持上一帧 rendering failed; showing the last good frame", level="error")
                 canvas = self.last_program if self.last_program is not None else frames.blank(self.width, self.height)
                 weights = {}
             samples_due = int((n + 1) * sr // self.fps) - audio_pos
@@ -339,9 +339,9 @@ class Engine:
     def _source_changed(self, slot: SourceSlot) -> None:
         self.bus.publish_threadsafe("source_state", **slot.info())
         if slot.state == "no_signal":
-            self._emit_log(f"source {slot.name}: no signal", level="warning", actor="engine")
+            self._emit_log(f"信号中断 source {slot.name}: no signal", level="warning", actor="engine")
         elif slot.state == "live":
-            self._emit_log(f"source {slot.name}: live", actor="engine")
+            self._emit_log(f"信号正常 source {slot.name}: live", actor="engine")
 
     def _output_changed(self, out: Output) -> None:
         self.bus.publish_threadsafe("output_state", **out.info())

@@ -92,7 +92,7 @@ class Show:
             if out.autostart:
                 self.engine.start_output(name)
         self._ticker = asyncio.create_task(self._tick())
-        self.bus.log(f"show started: {self.config.name}", actor="system")
+        self.bus.log(f"开播 show started: {self.config.name}", actor="system")
 
     async def stop(self) -> None:
         if self._ticker:

@@ -154,13 +154,13 @@ class Output:
             if self.error and any(p in self.error.lower() for p in PERMANENT_ERRORS) and self.bytes == 0:
                 self.desired = "stopped"
                 self._set_state("failed")
-                self.emit_log(f"output {self.name} failed: {self.error}", level="error")
+                self.emit_log(f"推流失败 output {self.name} failed: {self.error}", level="error")
                 return
             if time.monotonic() - started > 10:
                 backoff = BACKOFF_START_S
             self.reconnects += 1
             self._set_state("reconnecting")
-            self.emit_log(f"output {self.name}: {self.error or 'connection lost'}; retrying in {backoff:.1f} s", level="warning")
+            self.emit_log(f"推流重连 output {self.name}: {self.error or 'connection lost'}; {backoff:.1f} 秒后重试 retrying in {backoff:.1f} s", level="warning")
             self._stop.wait(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX_S)
 

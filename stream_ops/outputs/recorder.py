@@ -53,7 +53,7 @@ class RecordOutput(Output):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.new_session_bytes()
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self.emit_log(f"output {self.name}: recording to {self.path}")
+        self.emit_log(f"录制 output {self.name}: recording to {self.path}")
         muxer = TsMuxer(_FileSink(fd, self), self.templates())
         try:
             while not self._stop.is_set():

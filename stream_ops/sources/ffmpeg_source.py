@@ -88,13 +88,13 @@ class FfmpegSource(Source):
             lived = time.monotonic() - started
             if got_frames:
                 self.slot.set_state("no_signal", error)
-                self.emit(f"source {self.slot.name}: feed ended ({error or 'end of stream'})", level="warning")
+                self.emit(f"信源中断 source {self.slot.name}: feed ended ({error or 'end of stream'})", level="warning")
                 reported = None
             else:
                 # Not yet connected: stay "connecting", show why, and say it once, not every retry.
                 self.slot.set_state("connecting", error)
                 if error and error != reported:
-                    self.emit(f"source {self.slot.name}: {error}", level="warning")
+                    self.emit(f"信源连接问题 source {self.slot.name}: {error}", level="warning")
                     reported = error
             if self.listening:
                 # Listen again at once (the publisher reconnects to us), unless ffmpeg cannot even
