@@ -99,7 +99,7 @@ def main() -> int:
 
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page = browser.new_page(viewport={"width": 1600, "height": 1000}, bypass_csp=True)  # wait_for_function polls with eval
             page.goto(f"{base}/?token={TOKEN}")
             page.wait_for_url(base + "/")
             page.wait_for_function("document.querySelector('img[data-thumb=\"program\"]').naturalWidth > 0")

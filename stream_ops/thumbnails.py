@@ -192,12 +192,14 @@ class Thumbnailer:
             if slot is None:
                 return False
             frame = slot.latest_video()
-            key: Any = ("live", slot.frame_seq) if frame is not None else ("slate",)
-            if self._made_from.get(target) == key:
-                return False   # the same picture as last time: nothing to encode
+            # Slots are handed frames they own, so the same array object is the same
+            # picture: a colour, an image, a paused feed cost one JPEG, not five a second.
+            made_from = frame if frame is not None else "slate"
+            if self._made_from.get(target) is made_from:
+                return False
+            self._made_from[target] = made_from
             if frame is None:
                 frame = self.engine.slate(name, w, h)
-            self._made_from[target] = key
         else:
             try:
                 frame = self._frame(target)

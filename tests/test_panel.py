@@ -221,6 +221,7 @@ def camera(port: int) -> subprocess.Popen:
     return subprocess.Popen(
         [FFMPEG, "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
          "-f", "lavfi", "-i", "sine", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+         "-g", "30", "-pix_fmt", "yuv420p",
          "-c:a", "aac", "-f", "flv", f"rtmp://127.0.0.1:{port}/live/cam1"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -278,6 +279,12 @@ def panel(browser, rig):
     p.close()
 
 
+def wait_js(page, expression: str, timeout: float = 10.0):
+    """Poll a JS expression from outside the page: Playwright's own wait_for_function
+    polls with eval inside it, which the panel's Content-Security-Policy (rightly) forbids."""
+    return wait_until(lambda: page.evaluate(expression), timeout=timeout, interval=0.1, message=expression)
+
+
 def api_state(rig):
     return rig.show.state()
 
@@ -309,9 +316,9 @@ def test_panel_shows_every_source_with_live_thumbnails(panel, rig):
     wait_until(lambda: rig.show.source("cam1")["state"] == "live", timeout=15, message="cam1 live")
     page.wait_for_selector('.tile[data-key="cam1"].src-live')
     for name in ("cam1", "bars", "red", "blue"):
-        page.wait_for_function(f"""document.querySelector('img[data-thumb="source:{name}"]').naturalWidth === 320""")
-    page.wait_for_function("document.querySelector('img[data-thumb=\"program\"]').naturalWidth === 640")
-    page.wait_for_function("document.querySelector('img[data-thumb=\"preview\"]').naturalWidth === 640")
+        wait_js(page, f"""document.querySelector('img[data-thumb="source:{name}"]').naturalWidth === 320""")
+    wait_js(page, "document.querySelector('img[data-thumb=\"program\"]').naturalWidth === 640")
+    wait_js(page, "document.querySelector('img[data-thumb=\"preview\"]').naturalWidth === 640")
     assert page.locator(".scene").count() == 5
     assert page.locator('.out[data-key="douyin"] .target').inner_text().endswith("/****")
     assert "secret-key" not in page.content()
@@ -462,4 +469,4 @@ def test_server_restart_shows_the_banner_then_resyncs(panel, rig):
     page.wait_for_selector("body:not(.offline)")
     state = api_state(rig)
     page.wait_for_selector(f'.scene[data-key="{state["program"]}"].on-program')
-    page.wait_for_function("document.querySelector('img[data-thumb=\"program\"]').naturalWidth === 640")
+    wait_js(page, "document.querySelector('img[data-thumb=\"program\"]').naturalWidth === 640")

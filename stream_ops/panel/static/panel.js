@@ -95,9 +95,12 @@ async function toggleMute(name) {
 async function showJoin(name) {
   const join = await getJSON(`/api/sources/${encodeURIComponent(name)}/join`);
   if (!join) return;
+  const svg = join.qr_svg || join.svg;
+  const src = join.qr_png || (svg ? "data:image/svg+xml;charset=utf-8," + encodeURIComponent(svg) : null);
   const body = h("div", { class: "join" },
-    join.svg ? h("img", { class: "join-qr", alt: "QR", src: "data:image/svg+xml;charset=utf-8," + encodeURIComponent(join.svg) }) : null,
-    h("p", { class: "join-url" }, join.url || ""));
+    src ? h("img", { class: "join-qr", alt: "QR", src }) : null,
+    h("p", { class: "join-url" }, join.url || ""),
+    join.warning ? h("p", { class: "join-warning" }, join.warning) : null);
   confirmDialog({ title: `${t("join_title")} · ${sourceLabel(name)}`, text: "", ok: null, body });
 }
 
@@ -157,12 +160,10 @@ function onMessage(ev) {
       if (ev.preview !== undefined) S.state.preview = ev.preview;
       S.state.transition = ev.transition && ev.transition !== "cut" ? ev : null;
       renderTally();
-      addLog(ev);
       break;
     case "preview":
       S.state.preview = ev.scene;
       renderTally();
-      addLog(ev);
       break;
     case "source_state": applySource(ev); break;
     case "source_audio": applySourceAudio(ev); break;
@@ -413,14 +414,15 @@ function logLevel(ev) {
 }
 
 // A line per change: output figures repeat often, only a state change is news.
-// Sources are left out: the engine writes its own log line when one drops or returns.
+// Sources and program changes are left out: the engine writes its own log lines for
+// them (with the actor); preview changes are not news.
 function isNews(ev) {
   if (ev.type === "output_state") {
     const news = S.lastOutputState[ev.name] !== ev.state;
     S.lastOutputState[ev.name] = ev.state;
     return news;
   }
-  return ["log", "program", "preview", "phone"].includes(ev.type);
+  return ["log", "phone"].includes(ev.type);
 }
 
 function logLine(ev) {
