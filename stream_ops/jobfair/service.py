@@ -473,6 +473,9 @@ class JobFairService:
                           for m in self.markers_log]
         out["pollers"] = [p.state.as_dict() for p in self.pollers]
         out["timeline"] = self.timeline()
+        # Names for the panel's pickers (ids alone mean nothing to an operator under pressure).
+        out["employers"] = [{"id": e.id, "name": e.name} for e in self.fair.employers.values()]
+        out["jobs"] = [{"id": j.id, "title": j.title, "employer": e.id} for e in self.fair.employers.values() for j in e.jobs]
         return out
 
     def timeline(self) -> list[dict]:

@@ -57,6 +57,9 @@ class SourceSlot:
         self._audio_len = 0
         self._audio_primed = False
         self._listeners: list[StateListener] = []
+        # In-process pictures (test, colour, image) cannot die; a starved generator
+        # thread on a busy machine must not put a "no signal" slate on air.
+        self.static = False
 
     # --- producer side -------------------------------------------------
     def push_video(self, frame: np.ndarray, at: float | None = None) -> None:
@@ -111,7 +114,7 @@ class SourceSlot:
         now = now if now is not None else time.monotonic()
         with self._lock:
             frame, at = self._frame, self._frame_at
-        if frame is None or now - at > NO_SIGNAL_AFTER_S:
+        if frame is None or (now - at > NO_SIGNAL_AFTER_S and not self.static):
             return None
         return frame
 
@@ -122,7 +125,7 @@ class SourceSlot:
     def check_stale(self, now: float | None = None) -> None:
         """Called by the engine a few times a second: live -> no_signal when frames stop."""
         now = now if now is not None else time.monotonic()
-        if self.state == "live" and now - self._frame_at > NO_SIGNAL_AFTER_S:
+        if self.state == "live" and now - self._frame_at > NO_SIGNAL_AFTER_S and not self.static:
             self.set_state("no_signal")
         with self._lock:
             recent = [t for t in self._arrivals if now - t <= 1.0]

@@ -32,6 +32,7 @@ class _Ticker(Source):
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        self.slot.static = True
         self.prepare()
         self.slot.set_input(self.slot.width, self.slot.height, self.config.kind)
         self._thread = threading.Thread(target=self._loop, name=f"source-{self.slot.name}", daemon=True)
