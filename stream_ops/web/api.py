@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from typing import Any, Awaitable, Callable
+from urllib.parse import unquote
 
 import psutil
 from starlette.requests import Request
@@ -56,7 +57,9 @@ def handler(fn: Callable[[Request], Awaitable[Any]]) -> Callable[[Request], Awai
 def routes(show: Show) -> list[BaseRoute]:
     def actor(request: Request) -> str:
         client = request.client.host if request.client else "?"
-        return request.headers.get("x-operator", "")[:40] or f"operator@{client}"
+        # Browsers send only ASCII headers: a name like 张导 arrives percent-encoded.
+        name = unquote(request.headers.get("x-operator", "")).strip()[:40]
+        return name or f"operator@{client}"
 
     @handler
     async def get_state(request: Request) -> Any:
