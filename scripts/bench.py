@@ -54,6 +54,7 @@ BITRATE = {720: 2500, 1080: 4500}           # program bitrate by program height
 INPUT_BITRATE = {720: 2500, 1080: 4500}     # the "cameras" we feed in
 LOWER_THIRD = "Online job fair - scan the code to apply"
 ALL_ITEMS = ["a", "b", "c", "fanout", "growth", "switch", "g2g", "reconnect", "demo"]
+QUICK_ITEMS = ["a", "b", "c", "fanout", "growth", "switch", "g2g"]
 
 
 # --- inputs ----------------------------------------------------------------------------
@@ -589,7 +590,7 @@ class Bench:
 
     def growth(self) -> None:
         rows = {}
-        for n in (1, 2, 4, 8):
+        for n in ((1, 8) if self.args.quick else (1, 2, 4, 8)):
             spec = spec_grid(n)
             row = {"stream_ops": self.run_show(spec)}
             if not self.args.quick:
@@ -803,7 +804,8 @@ HOW_TO_RUN = """\
 ## How to run
 
 ```sh
-.venv/bin/python scripts/bench.py --quick                 # < 2 min: short windows, no FFmpeg growth baseline
+.venv/bin/python scripts/bench.py --quick                 # ~2 min: 3 s windows, growth 1 and 8 only, no FFmpeg growth
+                                                          # baseline, no reconnect/demo; writes docs/benchmarks.md too
 .venv/bin/python scripts/bench.py                         # full run, < 15 min; rewrites docs/benchmarks.md
 .venv/bin/python scripts/bench.py --json bench.json       # also every figure as JSON
 .venv/bin/python scripts/bench.py --only a,b,switch --seconds 5 --out /tmp/b.md   # a subset
@@ -997,20 +999,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"), help="markdown report to write")
     ap.add_argument("--json", help="also write every figure as JSON here")
     ap.add_argument("--only", help=f"comma-separated subset of: {','.join(ALL_ITEMS)}")
-    ap.add_argument("--seconds", type=float, help="measured window per workload (quick 4, full 15)")
-    ap.add_argument("--warm", type=float, help="warm-up after everything is live (quick 1, full 3)")
-    ap.add_argument("--switches", type=int, help="switches to time (quick 6, full 20)")
-    ap.add_argument("--flips", type=int, help="colour flips to time (quick 4, full 10)")
+    ap.add_argument("--seconds", type=float, help="measured window per workload (quick 3, full 12)")
+    ap.add_argument("--warm", type=float, help="warm-up after everything is live (quick 0.5, full 3)")
+    ap.add_argument("--switches", type=int, help="switches to time (quick 5, full 20)")
+    ap.add_argument("--flips", type=int, help="colour flips to time (quick 3, full 10)")
     ap.add_argument("--quiet-wait", type=float, help="wait up to this long for other load to stop before each "
                     "workload (quick 0, full 20 s)")
     ap.add_argument("--dead-s", type=float, default=3.0, help="how long the RTMP target stays away")
     args = ap.parse_args(argv)
-    args.seconds = args.seconds or (4.0 if args.quick else 15.0)
-    args.warm = args.warm if args.warm is not None else (1.0 if args.quick else 3.0)
-    args.quiet_wait = args.quiet_wait if args.quiet_wait is not None else (0.0 if args.quick else 20.0)
-    args.switches = args.switches or (6 if args.quick else 20)
-    args.flips = args.flips or (4 if args.quick else 10)
-    items = args.only.split(",") if args.only else ALL_ITEMS
+    args.seconds = args.seconds or (3.0 if args.quick else 12.0)
+    args.warm = args.warm if args.warm is not None else (0.5 if args.quick else 3.0)
+    args.quiet_wait = args.quiet_wait if args.quiet_wait is not None else (0.0 if args.quick else 8.0)
+    args.switches = args.switches or (5 if args.quick else 20)
+    args.flips = args.flips or (3 if args.quick else 10)
+    items = args.only.split(",") if args.only else (QUICK_ITEMS if args.quick else ALL_ITEMS)
     unknown = set(items) - set(ALL_ITEMS)
     if unknown:
         ap.error(f"unknown item(s) {', '.join(sorted(unknown))}; choose from {', '.join(ALL_ITEMS)}")
