@@ -37,8 +37,11 @@ class TsMuxer:
 
     def __init__(self, sink: BinaryIO, templates: tuple[Any, Any]) -> None:
         # flush_packets: every packet reaches the sink at once (latency; a killed
-        # process leaves a playable recording).
-        self.container = av.open(sink, "w", format="mpegts", options={"flush_packets": "1"})
+        # process leaves a playable recording). omit_video_pes_length=0: with the PES
+        # length written, the push child's demuxer hands a frame on at once instead of
+        # waiting for the next one to start (measured: -33 ms on every switch).
+        self.container = av.open(sink, "w", format="mpegts",
+                                 options={"flush_packets": "1", "omit_video_pes_length": "0"})
         self.video = self.container.add_stream_from_template(templates[0])
         self.audio = self.container.add_stream_from_template(templates[1])
 

@@ -8,6 +8,7 @@ again at once, pull sources back off 1, 2, 4 ... 30 s.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import threading
 import time
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 STALL_RESTART_S = 6.0     # a live child that delivers nothing this long is restarted
 BACKOFF_MAX_S = 30.0
+SOURCE_NICE = 5
 
 
 class FfmpegSource(Source):
@@ -133,6 +135,12 @@ class FfmpegSource(Source):
             self._stderr_tail.append(f"error: cannot start ffmpeg: {exc}")
             return False
         proc = self._proc
+        try:
+            # Under CPU pressure let a source lose frames before the program does: an
+            # operator barely sees a stuttering tile, every viewer sees a stuttering program.
+            os.setpriority(os.PRIO_PROCESS, proc.pid, SOURCE_NICE)
+        except (OSError, AttributeError):
+            pass
         threading.Thread(target=self._read_stderr, args=(proc,), daemon=True,
                          name=f"source-{slot.name}-log").start()
         watchdog = threading.Thread(target=self._watchdog, args=(proc,), daemon=True,
