@@ -209,12 +209,19 @@ class ShowProcess:
             return []
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        """Stop the show (idempotent); a show that will not stop is killed with its children."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
+                for pid in self.children():
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
                 self.proc.kill()
                 self.proc.wait()
-        self._log.close()
+        if not self._log.closed:
+            self._log.close()
         return self.proc.returncode if self.proc else 0

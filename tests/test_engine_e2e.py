@@ -186,6 +186,7 @@ def test_recording_survives_sigkill_and_sigterm_leaves_no_child(tmp_path):
         assert not alive, f"children left after SIGTERM: {alive}"
     finally:
         pub.stop()
+        show2.stop(signal.SIGKILL)
     with av.open(str(tmp_path / "two" / "rec" / "clean.ts")) as container:
         assert sum(1 for _ in container.decode(video=0)) >= 15
 
