@@ -970,7 +970,8 @@ def render_markdown(m: dict[str, Any], r: dict[str, Any], args: argparse.Namespa
             out.append(f"- RTMP target gone for {rc['dead_s']:g} s, then back: the output left `live` "
                        f"{_f(rc['noticed_s'])} s after the target died; after it returned, `live` again in "
                        f"{_f(rc['live_again_s'])} s and the first decoded frame at the target in {_f(rc['first_frame_s'])} s "
-                       "(reconnect back-off 0.5 → 8 s decides most of this).")
+                       "(the output's reconnect back-off, 0.5 → 8 s, decides the first figure; the second adds the "
+                       "target's own start: listening, probing the stream, waiting for a keyframe, GOP 2 s).")
         out.append("")
     out.append(METHOD)
     out.append(analysis.strip() + "\n")
