@@ -541,7 +541,7 @@ class Bench:
                        message=f"ffmpeg {spec.key} encoding")
             if proc.poll() is not None:
                 raise RuntimeError(f"ffmpeg baseline exited: {(d / 'ffmpeg.log').read_text()[-2000:]}")
-            time.sleep(self.warm + (3 if spec.via_rtmp else 0))   # listen inputs open one by one: let it settle
+            time.sleep(self.warm + ((1 if self.args.quick else 3) if spec.via_rtmp else 0))   # listen inputs open one by one: let it settle
             p0 = dict(progress.latest)
             sampler.start_window()
             time.sleep(self.window)
@@ -609,7 +609,7 @@ class Bench:
         lat, lat_post = [], []
         try:
             wait_until(lambda: rx.sees("red"), 30, message="red at the receiver")
-            time.sleep(1.0)
+            time.sleep(0.3 if self.args.quick else 1.0)
             colour = "red"
             for i in range(self.args.switches):
                 colour = "blue" if colour == "red" else "red"
@@ -646,7 +646,7 @@ class Bench:
             lat = []
             try:
                 wait_until(lambda: rx.sees("red"), 30, message=f"red at the receiver ({via})")
-                time.sleep(1.0)
+                time.sleep(0.3 if self.args.quick else 1.0)
                 colour = "red"
                 for i in range(self.args.flips):
                     colour = "blue" if colour == "red" else "red"
@@ -804,13 +804,14 @@ HOW_TO_RUN = """\
 ## How to run
 
 ```sh
-.venv/bin/python scripts/bench.py --quick                 # ~2 min: 3 s windows, growth 1 and 8 only, no FFmpeg growth
+.venv/bin/python scripts/bench.py --quick                 # < 2 min: 2.5 s windows, growth 1 and 8 only, no FFmpeg growth
                                                           # baseline, no reconnect/demo; writes docs/benchmarks.md too
 .venv/bin/python scripts/bench.py                         # full run, < 15 min; rewrites docs/benchmarks.md
 .venv/bin/python scripts/bench.py --json bench.json       # also every figure as JSON
 .venv/bin/python scripts/bench.py --only a,b,switch --seconds 5 --out /tmp/b.md   # a subset
 ```
 
+The first run also encodes the input files (≈ 15 s, cached in `$TMPDIR/stream-ops-bench-media`).
 Items for `--only`: `a`, `b`, `c` (mixing cost vs FFmpeg), `fanout`, `growth`, `switch`,
 `g2g` (glass to glass), `reconnect`, `demo`. Run it on an otherwise idle machine: the
 workloads run one after the other, never two at once, and anything else running skews them.
@@ -1000,19 +1001,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"), help="markdown report to write")
     ap.add_argument("--json", help="also write every figure as JSON here")
     ap.add_argument("--only", help=f"comma-separated subset of: {','.join(ALL_ITEMS)}")
-    ap.add_argument("--seconds", type=float, help="measured window per workload (quick 3, full 12)")
+    ap.add_argument("--seconds", type=float, help="measured window per workload (quick 2.5, full 12)")
     ap.add_argument("--warm", type=float, help="warm-up after everything is live (quick 0.5, full 3)")
-    ap.add_argument("--switches", type=int, help="switches to time (quick 5, full 20)")
-    ap.add_argument("--flips", type=int, help="colour flips to time (quick 3, full 10)")
+    ap.add_argument("--switches", type=int, help="switches to time (quick 4, full 20)")
+    ap.add_argument("--flips", type=int, help="colour flips to time (quick 2, full 10)")
     ap.add_argument("--quiet-wait", type=float, help="wait up to this long for other load to stop before each "
                     "workload (quick 0, full 20 s)")
     ap.add_argument("--dead-s", type=float, default=3.0, help="how long the RTMP target stays away")
     args = ap.parse_args(argv)
-    args.seconds = args.seconds or (3.0 if args.quick else 12.0)
+    args.seconds = args.seconds or (2.5 if args.quick else 12.0)
     args.warm = args.warm if args.warm is not None else (0.5 if args.quick else 3.0)
     args.quiet_wait = args.quiet_wait if args.quiet_wait is not None else (0.0 if args.quick else 8.0)
-    args.switches = args.switches or (5 if args.quick else 20)
-    args.flips = args.flips or (3 if args.quick else 10)
+    args.switches = args.switches or (4 if args.quick else 20)
+    args.flips = args.flips or (2 if args.quick else 10)
     items = args.only.split(",") if args.only else (QUICK_ITEMS if args.quick else ALL_ITEMS)
     unknown = set(items) - set(ALL_ITEMS)
     if unknown:
