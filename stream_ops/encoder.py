@@ -50,6 +50,7 @@ class Encoder:
             "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:repeat-headers=1",
             "maxrate": f"{video.bitrate_kbps}k",
             "bufsize": f"{video.bitrate_kbps * 2}k",
+            "forced-idr": "1",   # a forced keyframe is an IDR: a joining output can start on it
         }
         self.video = v
         self.audio_stream = as_ = self._holder.add_stream("aac", rate=audio.sample_rate)
@@ -71,8 +72,11 @@ class Encoder:
         """Streams an output's muxer copies its stream parameters from."""
         return self.video_stream, self.audio_stream
 
-    def encode_video(self, canvas: np.ndarray, pts: int) -> list[EncodedPacket]:
+    def encode_video(self, canvas: np.ndarray, pts: int, keyframe: bool = False) -> list[EncodedPacket]:
+        """Encode one program frame; `keyframe` forces an IDR (an output just (re)connected)."""
         frame = av.VideoFrame.from_ndarray(canvas, format="yuv420p")
+        if keyframe:
+            frame.pict_type = av.video.frame.PictureType.I
         frame.pts = pts
         frame.time_base = self.video.time_base
         self.frames += 1

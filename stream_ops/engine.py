@@ -36,6 +36,7 @@ from .transitions import Transition, crossfade_gains
 log = logging.getLogger(__name__)
 
 ENCODER_QUEUE = 4     # frames; beyond this the encoder is late and the clock drops
+KEYFRAME_ON_DEMAND_S = 0.5
 
 
 class Engine:
@@ -244,14 +245,21 @@ class Engine:
 
     def _encode_loop(self) -> None:
         last = None
+        forced_at = 0.0
         while True:
             item = self._frames.get()
             if item is None or self._stop.is_set():
                 break
             n, canvas, pcm = item
             started = time.perf_counter()
+            # An output that (re)connected waits for a keyframe: give it one now rather than
+            # up to keyframe_s later (at most twice a second, so a flapping target cannot
+            # turn the program into all keyframes).
+            force = False
+            if started - forced_at >= KEYFRAME_ON_DEMAND_S and any(o.waiting_keyframe for o in self.outputs.values()):
+                force, forced_at = True, started
             try:
-                packets = self.encoder.encode_video(canvas, n) + self.encoder.encode_audio(pcm)
+                packets = self.encoder.encode_video(canvas, n, keyframe=force) + self.encoder.encode_audio(pcm)
             except Exception:
                 log.exception("encode failed at frame %d", n)
                 continue

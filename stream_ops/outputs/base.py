@@ -104,6 +104,11 @@ class Output:
             self._queue.append(packet)
             self._cond.notify()
 
+    @property
+    def waiting_keyframe(self) -> bool:
+        """Running and unable to start until a keyframe comes."""
+        return self.desired == "running" and self._need_keyframe
+
     def take(self, timeout: float) -> EncodedPacket | None:
         with self._cond:
             if not self._queue:
