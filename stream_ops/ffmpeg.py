@@ -8,14 +8,42 @@ the whole program can be read in one place.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import re
+import sys
 from functools import lru_cache
+from typing import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import ffmpeg as ffmpeg_py
 
 GLOBAL_ARGS = ["-hide_banner", "-nostdin", "-loglevel", "info", "-nostats"]
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A preexec_fn that makes the kernel kill an ffmpeg child when stream-ops dies.
+
+    Without it a SIGKILLed show leaves its listeners behind, holding the RTMP/SRT
+    ports the next run needs. Linux only; elsewhere children end at their next
+    pipe write. The libc call is resolved here, before any fork, so the child runs
+    no Python import.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig, sigkill = 1, 9
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, sigkill)
+
+    return preexec
+
+
+CHILD_PREEXEC = _parent_death_signal()
 
 
 @lru_cache(maxsize=1)

@@ -52,9 +52,11 @@ class Publisher:
     test need not know when our listener is ready.
     """
 
-    def __init__(self, url: str, color: str = "red", size: str = "640x360", fps: int = 30, audio: bool = True) -> None:
+    def __init__(self, url: str, color: str = "red", size: str = "640x360", fps: int = 30, audio: bool = True,
+                 pattern: str | None = None) -> None:
         fmt = "flv" if url.startswith("rtmp") else "mpegts"
-        cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", f"color=c={color}:s={size}:r={fps}"]
+        picture = f"{pattern}=size={size}:rate={fps}" if pattern else f"color=c={color}:s={size}:r={fps}"
+        cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", picture]
         if audio:
             cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"]
         cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", str(fps), "-pix_fmt", "yuv420p"]

@@ -160,12 +160,12 @@ def test_recording_survives_sigkill_and_sigterm_leaves_no_child(tmp_path):
     rec = tmp_path / "rec" / "take.ts"
     wait_until(lambda: rec.exists() and rec.stat().st_size > 200_000, 20, message="recording growing")
     children = show.children()
+    assert children, "the RTMP listen source should run in an ffmpeg child"
     show.stop(signal.SIGKILL)
-    for pid in children:    # ffmpeg children of a killed parent: reap them so the test leaves nothing
-        try:
-            psutil.Process(pid).kill()
-        except psutil.NoSuchProcess:
-            pass
+    # The kernel ends the children with their parent (PR_SET_PDEATHSIG): no listener keeps the port.
+    def gone(pid: int) -> bool:
+        return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    wait_until(lambda: all(gone(pid) for pid in children), 5, message="ffmpeg children gone after SIGKILL")
     with av.open(str(rec)) as container:
         decoded = sum(1 for _ in container.decode(video=0))
     assert decoded >= 30, f"only {decoded} frames decodable after SIGKILL"

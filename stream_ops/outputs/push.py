@@ -52,7 +52,8 @@ class PushOutput(Output):
         self._stderr.clear()
         try:
             self._proc = proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                                 stderr=subprocess.PIPE, pass_fds=(write_fd,), bufsize=0)
+                                                 stderr=subprocess.PIPE, pass_fds=(write_fd,), bufsize=0,
+                                                 preexec_fn=ffmpeg.CHILD_PREEXEC)
         finally:
             os.close(write_fd)
         threading.Thread(target=self._read_progress, args=(read_fd,), daemon=True, name=f"output-{self.name}-progress").start()

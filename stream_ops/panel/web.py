@@ -100,6 +100,10 @@ def _page(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(body, status, headers=SECURITY_HEADERS)
 
 
+FAVICON = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+           b'<rect width="16" height="16" rx="3" fill="#c00000"/><circle cx="8" cy="8" r="4" fill="#fff"/></svg>')
+
+
 def routes(show: "Show") -> list[BaseRoute]:
     thumbs = Thumbnailer(show.engine)
     show_name = show.config.name
@@ -217,8 +221,13 @@ def routes(show: "Show") -> list[BaseRoute]:
             receiver.cancel()
             thumbs.unwatch(wid)
 
+    async def favicon(request: Request) -> Response:
+        # Browsers ask for it whatever the page says; a 404 would be a console error on air.
+        return Response(FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+
     return [
         Route("/", index, methods=["GET"]),
+        Route("/favicon.ico", favicon, methods=["GET"]),
         Route("/login", login, methods=["GET", "POST"]),
         Route("/login/status", login_status, methods=["GET"]),
         Route("/logout", logout, methods=["GET"]),

@@ -130,7 +130,7 @@ class FfmpegSource(Source):
         self._stderr_done = threading.Event()
         try:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE, bufsize=0)
+                                          stderr=subprocess.PIPE, bufsize=0, preexec_fn=ffmpeg.CHILD_PREEXEC)
         except OSError as exc:
             self._stderr_tail.append(f"error: cannot start ffmpeg: {exc}")
             return False
