@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 QUEUE_SECONDS = 4.0          # this much program may wait for a slow target before it drops
 LIVE_WINDOW_S = 2.0          # "live" = bytes delivered within this window
 BACKOFF_START_S = 0.5
-BACKOFF_MAX_S = 8.0
+BACKOFF_MAX_S = 5.0
 # ffmpeg errors that no retry can fix: the output is "failed" until the operator starts it again.
 PERMANENT_ERRORS = ("protocol not found", "no such file", "permission denied",
                     "unknown encoder", "invalid data found when processing input")
