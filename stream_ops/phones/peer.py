@@ -12,7 +12,7 @@ import logging
 import socket
 import threading
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import av
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -170,6 +170,17 @@ class PhonePeer:
         elif track.kind == "audio":
             self._tasks.append(asyncio.ensure_future(self._audio(track)))
 
+    async def _receive(self, track: MediaStreamTrack) -> AsyncIterator[Any]:
+        """Frames of a track until it ends or this peer closes."""
+        while self.active:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            if not self.active:
+                return
+            yield frame
+
     async def _video(self, track: MediaStreamTrack) -> None:
         slot = self.slot
         size: tuple[int, int] | None = None
@@ -181,13 +192,7 @@ class PhonePeer:
 
     async def _video_loop(self, track: MediaStreamTrack, slot: SourceSlot, converter: "_Converter",
                           size: tuple[int, int] | None) -> None:
-        while self.active:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            if not self.active:
-                return
+        async for frame in self._receive(track):
             now = time.monotonic()
             converter.put(frame, now)
             self.frames += 1
@@ -202,13 +207,7 @@ class PhonePeer:
         slot = self.slot
         layout = "mono" if slot.channels == 1 else "stereo"
         resampler = av.AudioResampler(format="s16", layout=layout, rate=slot.sample_rate)
-        while self.active:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            if not self.active:
-                return
+        async for frame in self._receive(track):
             self.last_media = time.monotonic()
             if not self.audio:   # audio off for this slot: keep draining so aiortc's queue stays empty
                 continue
