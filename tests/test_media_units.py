@@ -203,3 +203,14 @@ def test_encoder_makes_keyframes_on_schedule():
                 keys.append(p.pts)
         enc.encode_audio(np.zeros((1470, 2), np.int16))
     assert keys[:3] == [0, 30, 60]
+
+
+def test_phones_are_asked_for_no_more_than_the_show_draws():
+    from stream_ops.phones.source import phone_options
+
+    tile = phone_options(SourceConfig("p", "webrtc"), (480, 270))
+    assert (tile["max_width"], tile["max_height"], tile["max_bitrate_kbps"]) == (640, 360, 800)
+    full = phone_options(SourceConfig("p", "webrtc"), (1920, 1080))
+    assert (full["max_width"], full["max_height"]) == (1280, 720)
+    chosen = phone_options(SourceConfig("p", "webrtc", options={"max_width": 1920, "max_height": 1080}), (480, 270))
+    assert (chosen["max_width"], chosen["max_height"]) == (1920, 1080)    # the producer's word wins

@@ -71,7 +71,9 @@ class PhoneHub:
     def __init__(self, show: Any) -> None:
         self.show = show
         self.names = [n for n, s in show.config.sources.items() if s.kind == "webrtc"]
-        self.options = {n: phone_options(show.config.sources[n]) for n in self.names}
+        slots = show.engine.slots
+        self.options = {n: phone_options(show.config.sources[n], (slots[n].width, slots[n].height) if n in slots else None)
+                        for n in self.names}
         self.tokens: dict[str, str] = {}
         self.takeover: dict[str, bool] = {n: False for n in self.names}
         self.peers: dict[str, PhonePeer] = {}          # slot -> the publisher on it

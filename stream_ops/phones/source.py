@@ -15,9 +15,25 @@ DEFAULTS: dict[str, Any] = {"max_width": 1280, "max_height": 720, "max_bitrate_k
 PHONE_FIELDS = ("phone", "bitrate_kbps", "rtt_ms", "packets_lost", "codec_audio")
 
 
-def phone_options(config: SourceConfig) -> dict[str, Any]:
-    """The slot's phone settings: show-file options over the defaults, plus the common `audio`."""
+# What a phone is asked to send when the show never draws it larger: decoding is most
+# of a phone's cost here, and a 720p picture shown as a 480×270 tile wastes ~3/4 of it.
+SIZE_STEPS = ((640, 360, 800), (960, 540, 1500), (1280, 720, 2500))
+
+
+def phone_options(config: SourceConfig, slot_size: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The slot's phone settings: show-file options over the defaults, plus the common `audio`.
+
+    Without max_width/max_height in the show file, the phone is asked for the smallest
+    16:9 size that still fills the largest rect any scene draws it in (`slot_size`).
+    """
     opts = {**DEFAULTS, **{k: v for k, v in config.options.items() if k in DEFAULTS}}
+    given = {"max_width", "max_height"} & set(config.options)
+    if slot_size and not given:
+        sw, sh = slot_size
+        w, h, kbps = next(((w, h, k) for w, h, k in SIZE_STEPS if w >= sw and h >= sh), SIZE_STEPS[-1])
+        opts["max_width"], opts["max_height"] = w, h
+        if "max_bitrate_kbps" not in config.options:
+            opts["max_bitrate_kbps"] = kbps
     opts["audio"] = config.audio
     return opts
 
