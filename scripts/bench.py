@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from peers import FFMPEG, PROBE_H, PROBE_W, Receiver, ShowProcess, free_port, looks_like, wait_until  # noqa: E402
 from stream_ops import frames  # noqa: E402
 from stream_ops.config import Rect  # noqa: E402
+from stream_ops.outputs.base import BACKOFF_MAX_S, BACKOFF_START_S  # noqa: E402
 from stream_ops.fonts import font_path  # noqa: E402
 from stream_ops.geometry import grid_rects  # noqa: E402
 
@@ -58,6 +59,8 @@ QUICK_ITEMS = ["a", "b", "c", "fanout", "growth", "switch", "g2g"]
 
 
 # --- inputs ----------------------------------------------------------------------------
+
+
 def media(height: int, seconds: int = 10) -> Path:
     """A looping H.264 + AAC file: testsrc2 (moving) and a sine, like a camera would send."""
     width = height * 16 // 9
@@ -971,8 +974,9 @@ def render_markdown(m: dict[str, Any], r: dict[str, Any], args: argparse.Namespa
             out.append(f"- RTMP target gone for {rc['dead_s']:g} s, then back: the output left `live` "
                        f"{_f(rc['noticed_s'])} s after the target died; after it returned, `live` again in "
                        f"{_f(rc['live_again_s'])} s and the first decoded frame at the target in {_f(rc['first_frame_s'])} s "
-                       "(the output's reconnect back-off, 0.5 → 8 s, decides the first figure; the second adds the "
-                       "target's own start: listening, probing the stream, waiting for a keyframe, GOP 2 s).")
+                       f"(the output's reconnect back-off, {BACKOFF_START_S:g} → {BACKOFF_MAX_S:g} s, and each failed "
+                       "attempt's own start (its ffmpeg child probes our stream before it dials) decide the first "
+                       "figure; the second adds the target's own start: listening and probing the stream).")
         out.append("")
     out.append(METHOD)
     out.append(analysis.strip() + "\n")
