@@ -161,6 +161,24 @@ def _reveal(value: str) -> str:
 
 
 @dataclass(frozen=True)
+class IceServer:
+    """A STUN/TURN server for phones that cannot reach this machine directly (4G behind NAT)."""
+
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: Secret | None = None
+
+    def for_peer(self) -> dict[str, Any]:
+        """RTCIceServer fields with the real credential (aiortc, and the slot's own authenticated page)."""
+        out: dict[str, Any] = {"urls": list(self.urls)}
+        if self.username:
+            out["username"] = self.username
+        if self.credential:
+            out["credential"] = self.credential.reveal()
+        return out
+
+
+@dataclass(frozen=True)
 class ShowConfig:
     name: str
     path: Path                      # the show file
@@ -174,6 +192,7 @@ class ShowConfig:
     transition_ms: int = 500
     data_dir: Path = Path("data")   # SQLite store, logs (resolved against the show file's folder)
     public_url: str | None = None   # base URL phones and applicants reach (QR codes); None = from request
+    ice_servers: tuple[IceServer, ...] = ()   # STUN/TURN for phones; none = host candidates only
     jobfair: Any = None             # stream_ops.jobfair.model.JobFair when the show has a `jobfair:` section
 
     @property

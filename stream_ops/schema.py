@@ -203,6 +203,20 @@ SHOW: dict[str, Any] = {
         "public_url": {"type": "string", "pattern": r"^https?://\S+$",
                        "errorMessage": 'must be a base URL like "http://192.168.1.20:8080"',
                        "description": "Base URL phones and applicants reach (QR codes). 手机/求职者访问的地址。"},
+        "ice_servers": {
+            "type": "array",
+            "description": ("STUN/TURN servers for phones that cannot reach this machine directly (4G behind NAT); "
+                            "credentials via ${VAR}. 手机穿透用的 STUN/TURN 服务器。"),
+            "items": {"type": "object", "additionalProperties": False, "required": ["urls"],
+                      "properties": {
+                          "urls": {"anyOf": [{"type": "string", "pattern": "^(stun|turn|turns):\\S+$"},
+                                             {"type": "array", "minItems": 1,
+                                              "items": {"type": "string", "pattern": "^(stun|turn|turns):\\S+$"}}],
+                                   "description": 'e.g. "turn:turn.example.cn:3478?transport=udp"'},
+                          "username": {"type": "string"},
+                          "credential": {"type": "string", "description": "write ${TURN_PASSWORD}, never the password"},
+                      }},
+        },
     },
     "additionalProperties": False,
 }

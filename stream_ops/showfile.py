@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import yaml
 from jsonschema import Draft202012Validator, ValidationError
 
-from .config import (AudioSettings, LayerConfig, OutputConfig, Rect, SceneConfig, Secret, ShowConfig,
+from .config import (AudioSettings, IceServer, LayerConfig, OutputConfig, Rect, SceneConfig, Secret, ShowConfig,
                      SourceConfig, VideoSettings)
 from .geometry import canvas_rect, grid_rects, rect_overflow
 from .problems import Problem, ShowFileError, YamlPath
@@ -512,8 +512,16 @@ def build_config(data: dict, path: Path, base_dir: Path, secrets: set[YamlPath],
         transition_ms=transition.get("duration_ms", 500),
         data_dir=(base_dir / show.get("data_dir", "data")).resolve(),
         public_url=show.get("public_url"),
+        ice_servers=tuple(_ice_server(spec) for spec in show.get("ice_servers") or ()),
         jobfair=jobfair,
     )
+
+
+def _ice_server(spec: dict) -> IceServer:
+    urls = spec["urls"]
+    credential = spec.get("credential")
+    return IceServer(urls=(urls,) if isinstance(urls, str) else tuple(urls), username=spec.get("username"),
+                     credential=Secret(credential) if credential else None)
 
 
 _SOURCE_FIELDS = ("label", "listen", "url", "loop", "color", "audio", "gain_db", "muted")

@@ -429,3 +429,27 @@ async def test_phone_colour_reaches_the_rtmp_target(tmp_path) -> None:
             await c.close()
         await asyncio.to_thread(show.stop)
         receiver.stop()
+
+
+async def test_page_socket_gives_stun_turn_only_to_a_page_with_the_slot_token():
+    import json as _json
+
+    import websockets
+
+    from stream_ops.config import IceServer, Secret
+
+    show = hub_show()
+    show.config.ice_servers = (IceServer(("turn:turn.example.cn:3478",), "live", Secret("turn-secret")),)
+    async with serve_hub(show) as (hub, base):
+        url = base.replace("http://", "ws://") + "/join/phone1/ws"
+        async with websockets.connect(url) as ws:
+            await ws.send(_json.dumps({"type": "hello", "token": "wrong", "client": "t"}))
+            assert _json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "revoked"
+        async with websockets.connect(url) as ws:
+            await ws.send(_json.dumps({"type": "hello", "token": hub.tokens["phone1"], "client": "t"}))
+            first = _json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert first == {"type": "config", "ice_servers": [
+                {"urls": ["turn:turn.example.cn:3478"], "username": "live", "credential": "turn-secret"}]}
+        async with httpx.AsyncClient() as client:
+            page = (await client.get(base + "/join/phone1")).text
+        assert "turn-secret" not in page and "turn.example.cn" not in page

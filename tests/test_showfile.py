@@ -307,3 +307,18 @@ def test_jobfair_hook_prefixes_paths_and_keeps_warnings(tmp_path, monkeypatch):
     config, warnings = check(text, tmp_path)
     assert config.jobfair == "FAIR" and seen["args"] == ({"employers": [{"name": "A"}]}, tmp_path)
     assert warnings == ["show.yaml:16:14: warning: name is short"]
+
+
+def test_ice_servers_for_phones(tmp_path):
+    text = GOOD.replace("  video: {width: 1280, height: 720, fps: 30}\n", """  video: {width: 1280, height: 720, fps: 30}
+  ice_servers:
+    - {urls: "stun:stun.example.cn:3478"}
+    - {urls: ["turn:turn.example.cn:3478?transport=udp"], username: live, credential: "${TURN_PASSWORD}"}
+""")
+    config, _ = check(text, tmp_path, {**ENV, "TURN_PASSWORD": "turn-secret-42"})
+    stun, turn = config.ice_servers
+    assert stun.urls == ("stun:stun.example.cn:3478",) and stun.for_peer() == {"urls": ["stun:stun.example.cn:3478"]}
+    assert turn.for_peer()["credential"] == "turn-secret-42"
+    assert "turn-secret-42" not in repr(config)
+    bad = text.replace('urls: "stun:stun.example.cn:3478"', 'urls: "http://stun.example.cn"')
+    assert "ice_servers" in " ".join(errors(bad, tmp_path, {**ENV, "TURN_PASSWORD": "x"}))

@@ -159,7 +159,8 @@ class PhoneHub:
                 raise PublishError(409, f"slot {name} already has a phone on it; the operator can allow a takeover")
             peer = PhonePeer(self.slot(name), secrets.token_urlsafe(12), client,
                              audio=bool(self.options[name]["audio"]),
-                             max_bitrate_kbps=self.options[name]["max_bitrate_kbps"], closed=self._peer_closed)
+                             max_bitrate_kbps=self.options[name]["max_bitrate_kbps"], closed=self._peer_closed,
+                             ice_servers=getattr(self.show.config, "ice_servers", ()))
             try:
                 answer = await peer.accept(offer)
             except Exception as exc:   # aiortc rejects what check_offer let through: still the offer's fault

@@ -120,6 +120,9 @@ def routes(hub: "PhoneHub") -> list[BaseRoute]:
             await ws.send_json({"type": "revoked"})
             await _close(ws, 4401)
             return
+        # STUN/TURN credentials go only to a page that proved its slot token, never into the public HTML.
+        ice = [server.for_peer() for server in getattr(hub.show.config, "ice_servers", ())]
+        await ws.send_json({"type": "config", "ice_servers": ice})
         channel = hub.open_page(name, str(hello.get("client") or "")[:64])
         sender = asyncio.create_task(_pump(ws, channel))
         try:

@@ -15,7 +15,7 @@ import time
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import av
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from .. import frames
@@ -57,7 +57,8 @@ class PhonePeer:
     """An RTCPeerConnection that publishes into `slot`; `closed(peer, reason)` is called once when it ends."""
 
     def __init__(self, slot: SourceSlot, session: str, client: str | None, *, audio: bool,
-                 max_bitrate_kbps: int | None, closed: Closed, fit: str = "contain") -> None:
+                 max_bitrate_kbps: int | None, closed: Closed, fit: str = "contain",
+                 ice_servers: tuple[Any, ...] = ()) -> None:
         self.slot = slot
         self.session = session
         self.client = client              # the page's random id: the same page coming back may take its place
@@ -76,7 +77,8 @@ class PhonePeer:
         self._stats_mark: tuple[float, int, int] | None = None   # (time, bytes, frames)
         self._closed_cb = closed
         self._tasks: list[asyncio.Task[None]] = []
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))   # host candidates only: no STUN lookups
+        # Host candidates only unless the show names STUN/TURN servers (phones on 4G behind NAT).
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[RTCIceServer(**s.for_peer()) for s in ice_servers]))
         self.pc.on("track", self._on_track)
         self.pc.on("connectionstatechange", self._on_connection_state)
 

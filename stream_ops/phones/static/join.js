@@ -22,7 +22,10 @@ const state = {
   stream: null, pc: null, videoTx: null, location: null, connectedAt: 0,
   fatal: false, connecting: false, socket: null, stats: {}, wakeLock: null,
   openedAt: performance.now(), firstConnectedMs: null,
+  iceServers: null, configure: null, configured: null,
 };
+// Resolved when the page socket delivers the show's STUN/TURN list (offers wait at most 3 s for it).
+state.configured = new Promise((resolve) => { state.configure = resolve; });
 window.phone = state;   // for tests and for anyone debugging on a phone
 
 function status(text, kind) {
@@ -142,8 +145,10 @@ async function publish() {
 
 async function offerOnce() {
   if (state.pc) state.pc.close();
-  // No STUN/TURN: the server answers with its own addresses and learns the phone's from its checks.
-  const pc = new RTCPeerConnection({ iceServers: [] });
+  // STUN/TURN only when the show names them (sent over the authenticated page socket); otherwise
+  // the server answers with its own addresses and learns the phone's from its checks.
+  await Promise.race([state.configured, sleep(3000)]);
+  const pc = new RTCPeerConnection({ iceServers: state.iceServers || [] });
   state.pc = pc;
   const video = state.stream.getVideoTracks()[0];
   state.videoTx = pc.addTransceiver(video, {
@@ -228,7 +233,8 @@ function openSocket() {
   ws.onmessage = (m) => {
     const msg = JSON.parse(m.data);
     heard = performance.now();
-    if (msg.type === "tally") { showTally(msg.tally); checkReceiving(msg.receiving); }
+    if (msg.type === "config") { state.iceServers = msg.ice_servers || []; state.configure(); }
+    else if (msg.type === "tally") { showTally(msg.tally); checkReceiving(msg.receiving); }
     else if (msg.type === "reconnect") reconnect();
     else if (msg.type === "revoked") fatal("链接已被导播收回，请向导播索取新的二维码");
     else if (msg.type === "kicked") fatal("另一台手机已接替本机位，本机已停止推流");
