@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import ffmpeg as ffmpeg_py
 
 GLOBAL_ARGS = ["-hide_banner", "-nostdin", "-loglevel", "info", "-nostats"]
+SMALL_SLOT_PIXELS = 640 * 360
 
 
 def _parent_death_signal() -> Callable[[], None] | None:
@@ -109,6 +110,10 @@ def source_command(kind: str, url: str, width: int, height: int, sample_rate: in
     in_url, in_opts = source_input_args(kind, url, loop)
     # One decoding thread: frame threads each hold a frame back (measured: -65 ms glass
     # to glass, no CPU cost); the program's parallelism is across sources anyway.
+    if width * height <= SMALL_SLOT_PIXELS:
+        # Drawn only as a tile: deblocking's effect is lost in the downscale; skipping it
+        # saves ~13 % of an H.264 decode (measured on a 720p30 stream scaled to 480x270).
+        in_opts["skip_loop_filter"] = "all"
     src = ffmpeg_py.input(in_url, threads=1, **in_opts)
     video = (src.video
              .filter("scale", width, height, force_original_aspect_ratio="decrease", flags="bilinear")
