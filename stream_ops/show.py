@@ -166,7 +166,7 @@ class Show:
         return name
 
     async def start_output(self, name: str, actor: str = "operator") -> dict[str, Any]:
-        self.engine.start_output(self._output(name), actor)
+        await asyncio.to_thread(self.engine.start_output, self._output(name), actor)
         return self.engine.outputs[name].info()
 
     async def stop_output(self, name: str, actor: str = "operator") -> dict[str, Any]:

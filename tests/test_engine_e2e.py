@@ -329,3 +329,23 @@ def test_busy_web_port_and_broken_file_are_explained(tmp_path):
         assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
     finally:
         show.stop()
+
+
+def test_output_start_stop_storm_leaves_one_worker(tmp_path):
+    """An operator double-clicking start/stop must never end with two pushes to one target."""
+    out_port = free_port()
+    receiver = Receiver(f"rtmp://127.0.0.1:{out_port}/live/x")
+    show = ShowProcess(tmp_path, show_yaml(free_port(), None, f'      p: {{kind: rtmp, url: "rtmp://127.0.0.1:{out_port}/live/x"}}'))
+    try:
+        show.request("POST", "/api/program", {"scene": "blue"})
+        for _ in range(4):
+            assert show.request("POST", "/api/outputs/p/start")[0] == 200
+            assert show.request("POST", "/api/outputs/p/stop")[0] == 200
+        assert show.request("POST", "/api/outputs/p/start")[0] == 200
+        wait_until(lambda: show.output("p")["state"] == "live", 20, message="output live after the storm")
+        pushes = [p for p in psutil.Process(show.proc.pid).children(recursive=True)
+                  if "-progress" in " ".join(p.cmdline())]
+        assert len(pushes) == 1, [p.cmdline() for p in pushes]
+    finally:
+        receiver.stop()
+        show.stop()

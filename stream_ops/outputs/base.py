@@ -124,6 +124,11 @@ class Output:
     def start(self) -> None:
         if self.desired == "running" and self._thread and self._thread.is_alive():
             return
+        if self._thread and self._thread.is_alive():
+            # A stop still winding down (child being killed): let it finish, or two
+            # workers would feed one target.
+            self._stop.set()
+            self._thread.join(timeout=10)
         self.desired = "running"
         self._stop.clear()
         self.reset_queue()
