@@ -37,8 +37,17 @@ ensure_browser() {
   fi
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing chromium and fonts-noto-cjk (Debian packages) for the browser tests..." >&2
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+    local try
+    for try in 1 2 3; do   # a registry hiccup should not fail a whole test run
+      if DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
+         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; then
+        return 0
+      fi
+      echo "apt-get failed (attempt $try); retrying..." >&2
+      sleep $((try * 5))
+    done
+    echo "error: could not install chromium and fonts-noto-cjk" >&2
+    return 1
   else
     echo "warning: /usr/bin/chromium or fonts-noto-cjk missing; browser tests will be skipped." >&2
     echo "         install them with: sudo apt-get install chromium fonts-noto-cjk" >&2
