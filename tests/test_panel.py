@@ -463,3 +463,37 @@ def test_server_restart_shows_the_banner_then_resyncs(panel, rig):
     state = api_state(rig)
     page.wait_for_selector(f'.scene[data-key="{state["program"]}"].on-program')
     wait_js(page, "document.querySelector('img[data-thumb=\"program\"]').naturalWidth === 640")
+
+
+@pytest.mark.slow
+def test_phone_slot_join_dialog_rotates_the_link_and_allows_takeover(browser, tmp_path):
+    show = ShowProcess(tmp_path, """
+    show: {name: 手机机位, video: {width: 640, height: 360, fps: 30, bitrate_kbps: 600}}
+    sources:
+      phone1: {kind: webrtc, label: 手机1}
+      bars: {kind: test}
+    scenes:
+      phone: {layers: [{source: phone1}]}
+      bars: {layers: [{source: bars}]}
+    outputs:
+      r: {kind: file, path: r.ts}
+    """, token=TOKEN)
+    panel = Panel(browser, show)
+    try:
+        page = panel.page
+        before = show.request("GET", "/api/sources/phone1/join")[1]["url"]
+        page.click('.tile[data-key="phone1"] .join-btn')
+        page.wait_for_selector(".join-actions")
+        assert page.inner_text(".join-url") == before
+        assert not page.is_visible("#modal-ok"), "an information dialog has no confirm button"
+        page.screenshot(path=str(SHOTS / "panel-join.png"))
+        page.click(".join-actions .danger")
+        wait_until(lambda: show.request("GET", "/api/sources/phone1/join")[1]["url"] != before, 5,
+                   message="a new join link")
+        wait_js(page, f"document.querySelector('.join-url').textContent === {show.request('GET', '/api/sources/phone1/join')[1]['url']!r}")
+        page.click(".join-actions button:not(.danger)")
+        page.wait_for_selector(".toast-info")
+        assert not [e for e in panel.errors if "HTTP" in e], panel.errors
+    finally:
+        panel.close()
+        show.stop()

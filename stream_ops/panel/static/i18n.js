@@ -29,6 +29,7 @@ const STRINGS = {
     jobfair: "招聘会", feature_job: "岗位上屏", start_segment: "企业时段",
     feature: "上屏", segment: "企业时段", off_air: "下屏/结束", applications: "投递", viewers: "观众",
     join_qr: "扫码加入", join_title: "手机扫码加入", close: "关闭",
+    join_rotate: "换新链接（旧链接作废）", join_takeover: "允许另一台手机接替", join_takeover_on: "已允许接替：下一台扫码的手机将替换当前手机",
     empty_outputs: "节目单里没有推流", empty_log: "暂无记录",
   },
   en: {
@@ -60,6 +61,7 @@ const STRINGS = {
     jobfair: "Job fair", feature_job: "Feature a job", start_segment: "Employer segment",
     feature: "Feature", segment: "Segment", off_air: "off air / end", applications: "Applications", viewers: "Viewers",
     join_qr: "Join QR", join_title: "Scan to join with a phone", close: "Close",
+    join_rotate: "New link (old one revoked)", join_takeover: "Allow another phone to take over", join_takeover_on: "Takeover allowed: the next phone to join replaces this one",
     empty_outputs: "The show has no outputs", empty_log: "Nothing yet",
   },
 };

@@ -100,7 +100,16 @@ async function showJoin(name) {
   const body = h("div", { class: "join" },
     src ? h("img", { class: "join-qr", alt: "QR", src }) : null,
     h("p", { class: "join-url" }, join.url || ""),
-    join.warning ? h("p", { class: "join-warning" }, join.warning) : null);
+    join.warning ? h("p", { class: "join-warning" }, join.warning) : null,
+    h("div", { class: "join-actions" },
+      // A leaked link is revoked by issuing a new one (the phone on air is ended too).
+      h("button", { class: "btn small danger", type: "button", onclick: async () => {
+        if (await command(`/api/sources/${encodeURIComponent(name)}/join/rotate`, { kick: true })) showJoin(name);
+      } }, t("join_rotate")),
+      // Let a second phone replace the one on this slot (a broken phone, a better angle).
+      h("button", { class: "btn small", type: "button", onclick: async () => {
+        if (await command(`/api/sources/${encodeURIComponent(name)}/join/takeover`, { allow: true })) toast(t("join_takeover_on"), "info");
+      } }, t("join_takeover"))));
   confirmDialog({ title: `${t("join_title")} · ${sourceLabel(name)}`, text: "", ok: null, body });
 }
 
