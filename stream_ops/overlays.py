@@ -110,6 +110,7 @@ class Overlay:
         self.scale = scale          # canvas scale (preview renders at a smaller size)
         self._key: Hashable = object()
         self._patch: Patch | None = None
+        self._ctx: dict[str, Any] | None = None
 
     def content_key(self, ctx: dict[str, Any]) -> Hashable:
         return None
@@ -118,6 +119,11 @@ class Overlay:
         raise NotImplementedError
 
     def patch(self, ctx: dict[str, Any]) -> Patch:
+        # The show swaps its context dict whole (about once a second): the same dict
+        # as last frame means the same content, so skip even computing the key.
+        if self._patch is not None and ctx is self._ctx:
+            return self._patch
+        self._ctx = ctx
         key = self.content_key(ctx)
         if self._patch is None or key != self._key:
             img = self.draw(ctx)
