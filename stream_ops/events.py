@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -38,9 +39,16 @@ class Event:
     data: dict[str, Any]
     ts: float = field(default_factory=time.time)
     seq: int = 0
+    _text: str | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type, "seq": self.seq, "ts": round(self.ts, 3), **self.data}
+
+    def text(self) -> str:
+        """The JSON text sent to clients, encoded once however many clients there are."""
+        if self._text is None:
+            self._text = json.dumps(self.to_json(), ensure_ascii=False, default=str)
+        return self._text
 
 
 class Subscription:

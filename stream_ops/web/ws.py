@@ -11,6 +11,7 @@ import json
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ..events import Subscription
 from ..show import Show
 
 
@@ -19,26 +20,34 @@ def routes(show: Show) -> list[WebSocketRoute]:
         await websocket.accept()
         sub = show.bus.subscribe()
         try:
-            await websocket.send_text(json.dumps({"type": "state", **show.state()}, ensure_ascii=False, default=str))
+            await websocket.send_text(_state_text(show))
+            sender = asyncio.create_task(_send_events(websocket, sub, show))
             receiver = asyncio.create_task(_drain(websocket))
-            while not receiver.done():
-                getter = asyncio.create_task(sub.get())
-                done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
-                if getter not in done:
-                    getter.cancel()
-                    break
-                event = getter.result()
-                if event.type == "resync":
-                    payload = {"type": "state", **show.state()}
-                else:
-                    payload = event.to_json()
-                await websocket.send_text(json.dumps(payload, ensure_ascii=False, default=str))
+            # Whichever ends first (client gone, send failed) ends the other.
+            done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         except (WebSocketDisconnect, RuntimeError, ConnectionError):
             pass
         finally:
             show.bus.unsubscribe(sub)
 
     return [WebSocketRoute("/ws", ws_endpoint)]
+
+
+def _state_text(show: Show) -> str:
+    return json.dumps({"type": "state", **show.state()}, ensure_ascii=False, default=str)
+
+
+async def _send_events(websocket: WebSocket, sub: Subscription, show: Show) -> None:
+    try:
+        while True:
+            event = await sub.get()
+            # A client that fell behind gets the whole state instead of what it missed.
+            await websocket.send_text(_state_text(show) if event.type == "resync" else event.text())
+    except (WebSocketDisconnect, RuntimeError, ConnectionError):
+        return
 
 
 async def _drain(websocket: WebSocket) -> None:
