@@ -132,19 +132,21 @@ class Show:
             raise CommandError(404, f"unknown scene {name!r}; scenes: {', '.join(self.config.scenes)}")
         return name
 
-    def _transition(self, transition: Any, duration_ms: Any) -> tuple[str, int]:
-        transition = transition if transition is not None else self.config.transition
+    def _transition(self, transition: Any, duration_ms: Any, default: str) -> tuple[str, int]:
+        """(kind, ms) from a request: missing kind → `default`, missing length → 0 for a cut,
+        the show's transition length for a fade."""
+        transition = transition if transition is not None else default
         if transition not in TRANSITIONS:
             raise CommandError(422, f"transition must be one of {', '.join(TRANSITIONS)}, got {transition!r}")
         if duration_ms is None:
-            duration_ms = self.config.transition_ms
+            duration_ms = 0 if transition == "cut" else self.config.transition_ms
         if isinstance(duration_ms, bool) or not isinstance(duration_ms, (int, float)) or not 0 <= duration_ms <= 10_000:
             raise CommandError(422, "duration_ms must be a number of milliseconds from 0 to 10000")
         return transition, int(duration_ms)
 
     async def set_program(self, scene: Any, transition: Any = "cut", duration_ms: Any = None, actor: str = "operator") -> dict[str, Any]:
         name = self._scene(scene)
-        kind, ms = self._transition(transition, duration_ms if duration_ms is not None else (0 if transition in (None, "cut") else None))
+        kind, ms = self._transition(transition, duration_ms, default="cut")
         await asyncio.wrap_future(self.engine.submit(lambda: self.engine.set_program(name, kind, ms, actor)))
         return {"program": self.engine.program, "preview": self.engine.preview}
 
@@ -154,9 +156,9 @@ class Show:
         return {"program": self.engine.program, "preview": self.engine.preview}
 
     async def take(self, transition: Any = None, duration_ms: Any = None, actor: str = "operator") -> dict[str, Any]:
-        kind, ms = self._transition(transition, duration_ms)
-        if transition in (None, "cut") and duration_ms is None:
-            kind, ms = "cut", 0
+        # TAKE with nothing said is a cut; a length alone means the show's AUTO transition.
+        kind, ms = self._transition(transition, duration_ms,
+                                    default="cut" if duration_ms is None else self.config.transition)
         await asyncio.wrap_future(self.engine.submit(lambda: self.engine.take(kind, ms, actor)))
         return {"program": self.engine.program, "preview": self.engine.preview}
 
