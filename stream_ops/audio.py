@@ -35,7 +35,7 @@ class Meter:
     def add(self, samples: np.ndarray) -> None:
         if samples.size == 0:
             return
-        f = samples.astype(np.float32)
+        f = np.asarray(samples, np.float32)   # no copy for the mixer's float32 samples
         self.peak = max(self.peak, float(np.abs(f).max()))
         self.sumsq += float(np.square(f).sum())
         self.count += f.size

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 from . import frames
 from .config import LayerConfig, Rect, ShowConfig
 from .fonts import cjk_font
-from .overlays import OVERLAYS, Overlay, blend, rgba_to_patch
+from .overlays import OVERLAYS, Overlay, blend
 from .sources.base import SourceSlot
 from .transitions import fade_weight
 
@@ -196,7 +196,3 @@ def slate_frame(label: str, w: int, h: int) -> np.ndarray:
 
     return av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(format="yuv420p").to_ndarray()
 
-
-def patch_from_image(img: Image.Image, x: int, y: int) -> Any:
-    """Exposed for tests and tools: an RGBA picture as a blendable patch."""
-    return rgba_to_patch(img, x, y)

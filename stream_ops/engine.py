@@ -29,7 +29,6 @@ from .encoder import Encoder
 from .events import EventBus
 from .geometry import slot_sizes
 from .outputs import Output, output_class
-from .outputs.recorder import RecordOutput
 from .sources import Source, SourceSlot, source_class
 from .transitions import Transition, crossfade_gains
 
@@ -58,11 +57,8 @@ class Engine:
         self.encoder = Encoder(v, a)
         self.outputs: dict[str, Output] = {}
         for name, oc in config.outputs.items():
-            out = output_class(oc.kind)(oc, self.encoder.templates, self._output_changed, self._emit_log, v.fps,
-                                        show_name=config.name)
-            if isinstance(out, RecordOutput):
-                out.base_dir = config.base_dir
-            self.outputs[name] = out
+            self.outputs[name] = output_class(oc.kind)(oc, self.encoder.templates, self._output_changed, self._emit_log,
+                                                       v.fps, show_name=config.name, base_dir=config.base_dir)
         scenes = list(config.scenes)
         self.program = config.start_scene
         self.preview = next((s for s in scenes if s != self.program), self.program)
@@ -339,10 +335,6 @@ class Engine:
         label = self.config.sources[name].label or name if name in self.config.sources else name
         return slate_frame(label, width & ~1, height & ~1)
 
-    def source_frame(self, name: str) -> np.ndarray | None:
-        slot = self.slots[name]
-        return slot.latest_video()
-
     # --- events ---------------------------------------------------------------------------
     def _source_changed(self, slot: SourceSlot) -> None:
         self.bus.publish_threadsafe("source_state", **slot.info())
@@ -357,7 +349,3 @@ class Engine:
     def _emit_log(self, message: str, level: str = "info", actor: str = "engine", **extra: Any) -> None:
         self.bus.log_threadsafe(message, level=level, actor=actor, **extra)
 
-
-def solid_probe(frame: np.ndarray, width: int, height: int) -> tuple[float, float, float]:
-    """Mean colour of a frame's centre (used by tests and benchmarks)."""
-    return frames.mean_rgb(frame, width, height, width // 4, height // 4, width // 2, height // 2)

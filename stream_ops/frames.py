@@ -22,12 +22,10 @@ def blank(w: int, h: int, y: int = 16, u: int = 128, v: int = 128) -> np.ndarray
 
 def split(arr: np.ndarray, w: int, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Views of the Y, U and V planes (no copy). U and V are (h/2, w/2)."""
-    y = arr[:h]
-    chroma = arr[h:].reshape(2, h // 2, w // 2) if arr.flags.c_contiguous else None
-    if chroma is None:
-        flat = np.ascontiguousarray(arr)
-        return split(flat, w, h)
-    return y, chroma[0], chroma[1]
+    # The chroma rows of a packed frame are w wide but hold two half-width lines each;
+    # reshaping needs contiguous memory, which every frame made here has.
+    chroma = arr[h:].reshape(2, h // 2, w // 2)
+    return arr[:h], chroma[0], chroma[1]
 
 
 def from_bytes(buf: bytes | memoryview, w: int, h: int) -> np.ndarray:

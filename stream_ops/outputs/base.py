@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections import deque
+from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 import av
@@ -63,13 +64,14 @@ class Output:
     """Base output: queue, figures, state machine. Subclasses implement `_session()`."""
 
     def __init__(self, config: OutputConfig, templates: Callable[[], tuple[Any, Any]], emit_state: Callable[["Output"], None],
-                 emit_log: Emit, fps: int, show_name: str = "") -> None:
+                 emit_log: Emit, fps: int, show_name: str = "", base_dir: Path = Path(".")) -> None:
         self.config = config
         self.name = config.name
         self.templates = templates
         self.emit_state = emit_state
         self.emit_log = emit_log
         self.show_name = show_name
+        self.base_dir = base_dir       # relative paths (recordings) are under the show file's folder
         self.max_packets = int(QUEUE_SECONDS * (fps + 50))   # video + ~43 AAC packets/s
         self.desired = "stopped"
         self.state = "idle"
@@ -86,6 +88,7 @@ class Output:
         self._need_keyframe = True
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._session_bytes = 0        # bytes delivered in the current session (the child's count)
 
     # --- encoder side: never blocks ----------------------------------------------
     def offer(self, packet: EncodedPacket) -> None:
@@ -193,8 +196,6 @@ class Output:
                 self.live_since = now
                 self.error = None
                 self._set_state("live")
-
-    _session_bytes = 0
 
     def new_session_bytes(self) -> None:
         self._session_bytes = 0

@@ -45,7 +45,6 @@ class _FileSink:
 
 
 class RecordOutput(Output):
-    base_dir: Path = Path(".")
     path: Path | None = None
 
     def _session(self) -> None:
