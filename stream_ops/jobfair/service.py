@@ -163,15 +163,7 @@ class JobFairService:
         """Put a job on air (None takes it off). Ends the previous feature at the same instant."""
         if job_id is not None and self.fair.job(job_id) is None:
             raise JobFairError(f"没有岗位 {job_id} / unknown job {job_id}", 404, "unknown_job")
-        at = time.time()
-        ended = self._end_local("feature", at)
-        if job_id is None:
-            self.featured = None
-            self._persist(self.store.end_marker("feature", at))
-        else:
-            self.featured = {"job": job_id, "started_at": at}
-            self._start_local("feature", job_id, at)
-            self._persist(self.store.start_marker("feature", job_id, at))
+        ended = self._switch("feature", "job", job_id)
         result = {"featured": self._featured_dict(), "ended": ended, "apply_url": self.apply_url()}
         self._emit("feature", **result)
         return result
@@ -180,21 +172,31 @@ class JobFairService:
         """Start an employer's segment (None ends it). A featured job of another employer goes off air."""
         if employer_id is not None and employer_id not in self.fair.employers:
             raise JobFairError(f"没有用人单位 {employer_id} / unknown employer {employer_id}", 404, "unknown_employer")
-        at = time.time()
-        ended = self._end_local("segment", at)
-        if employer_id is None:
-            self.segment = None
-            self._persist(self.store.end_marker("segment", at))
-        else:
-            self.segment = {"employer": employer_id, "started_at": at}
-            self._start_local("segment", employer_id, at)
-            self._persist(self.store.start_marker("segment", employer_id, at))
+        ended = self._switch("segment", "employer", employer_id)
         if self.featured and employer_id and self.fair.jobs[self.featured["job"]].employer_id != employer_id:
             # Never show one employer's job card during another employer's segment.
             self.feature(None)
         result = {"segment": self._segment_dict(), "ended": ended}
         self._emit("segment", **result)
         return result
+
+    def _switch(self, kind: str, key: str, ref: str | None) -> dict | None:
+        """End the running `kind` marker and start one for `ref` (None: only end it).
+
+        The live state (`featured` / `segment`) changes at once; the store write is
+        queued (see `written`). Returns the marker that ended, if any.
+        """
+        at = time.time()
+        ended = self._end_local(kind, at)
+        attr = "featured" if kind == "feature" else "segment"
+        if ref is None:
+            setattr(self, attr, None)
+            self._persist(self.store.end_marker(kind, at))
+        else:
+            setattr(self, attr, {key: ref, "started_at": at})
+            self._start_local(kind, ref, at)
+            self._persist(self.store.start_marker(kind, ref, at))
+        return ended
 
     def _start_local(self, kind: str, ref: str, at: float) -> None:
         self.markers_log.append({"kind": kind, "ref": ref, "started_at": at, "ended_at": None})

@@ -397,19 +397,20 @@ def routes(service: JobFairService) -> list[BaseRoute]:
             return JSONResponse(result)
         return endpoint
 
+    def optional_id(data: dict, key: str, hint: str) -> str | None:
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise HttpError(422, f"{key}: {hint}")
+        return value
+
     async def feature(request: Request, data: dict) -> Any:
-        job = data.get("job")
-        if job is not None and not isinstance(job, str):
-            raise HttpError(422, 'job: a job id such as "J003", or null to take the job off air')
-        result = service.feature(job)
+        result = service.feature(optional_id(data, "job", 'a job id such as "J003", or null to take the job off air'))
         await service.written()
         return result
 
     async def segment(request: Request, data: dict) -> Any:
-        employer = data.get("employer")
-        if employer is not None and not isinstance(employer, str):
-            raise HttpError(422, 'employer: an employer id such as "E02", or null to end the segment')
-        result = service.start_segment(employer)
+        result = service.start_segment(optional_id(data, "employer",
+                                                   'an employer id such as "E02", or null to end the segment'))
         await service.written()
         return result
 
