@@ -36,7 +36,7 @@ class SourceLayer:
     layer: LayerConfig
     rect: Rect
     slot: SourceSlot
-    cache_key: tuple[int, int] = (-1, -1)
+    cached_from: np.ndarray | None = None   # the source frame `cached` was made from (held, so never confused)
     cached: np.ndarray | None = None
 
 
@@ -115,13 +115,13 @@ class Compositor:
         """The layer's picture at its rect size; scaled only when the source frame changed."""
         slot, rect, layer = item.slot, item.rect, item.layer
         frame = slot.latest_video(now)
-        live = frame is not None
         if frame is None:
             frame = self.slate(slot.name, slot.width, slot.height)
-        key = (slot.frame_seq if live else -2, id(frame))
-        if key != item.cache_key or item.cached is None:
+        # Same frame object as last time (a still, a colour, the slate, a feed slower than the
+        # program): reuse its scaled picture.
+        if frame is not item.cached_from or item.cached is None:
             item.cached = self._fit(frame, slot.width, slot.height, rect.w, rect.h, layer)
-            item.cache_key = key
+            item.cached_from = frame
         return item.cached
 
     def _draw_source(self, planes: tuple[np.ndarray, np.ndarray, np.ndarray], item: SourceLayer, now: float) -> None:

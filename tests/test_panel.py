@@ -36,7 +36,6 @@ class FakeSlot:
     def __init__(self, name: str, color: str) -> None:
         self.name, self.width, self.height = name, 640, 360
         self.frame: np.ndarray | None = frames.solid(640, 360, color)
-        self.frame_seq = 1
 
     def latest_video(self) -> np.ndarray | None:
         return self.frame

@@ -51,7 +51,6 @@ class SourceSlot:
         self._lock = threading.Lock()
         self._frame: np.ndarray | None = None
         self._frame_at = 0.0
-        self._frame_seq = 0
         self._arrivals: deque[float] = deque(maxlen=120)
         self._audio: deque[np.ndarray] = deque()
         self._audio_len = 0
@@ -68,7 +67,6 @@ class SourceSlot:
         with self._lock:
             self._frame = frame
             self._frame_at = now
-            self._frame_seq += 1
             self._arrivals.append(now)
             self.frames_in += 1
         if self.state != "live":
@@ -117,10 +115,6 @@ class SourceSlot:
         if frame is None or (now - at > NO_SIGNAL_AFTER_S and not self.static):
             return None
         return frame
-
-    @property
-    def frame_seq(self) -> int:
-        return self._frame_seq
 
     def check_stale(self, now: float | None = None) -> None:
         """Called by the engine a few times a second: live -> no_signal when frames stop."""
