@@ -191,8 +191,5 @@ def slate_frame(label: str, w: int, h: int) -> np.ndarray:
                                  (label, small, h // 5, (170, 170, 170))):
         l, t, r, b = draw.textbbox((0, 0), text, font=font)
         draw.text(((w - (r - l)) // 2 - l, h // 2 + dy - (b - t) // 2 - t), text, font=font, fill=fill)
-    rgb = np.asarray(img)
-    import av
-
-    return av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(format="yuv420p").to_ndarray()
+    return frames.from_rgb(np.asarray(img))
 

@@ -6,6 +6,8 @@ Scaling goes through libswscale (PyAV), never through Python loops.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import av
 import numpy as np
 
@@ -82,12 +84,23 @@ def place(src: np.ndarray, sw: int, sh: int, w: int, h: int) -> np.ndarray:
     return out
 
 
-def rgb_to_yuv(r: float, g: float, b: float) -> tuple[int, int, int]:
-    """BT.601 limited range, the matrix x264 and players assume for SD/HD by default here."""
+def yuv_of(r: Any, g: Any, b: Any) -> tuple[Any, Any, Any]:
+    """BT.601 limited range, the matrix x264 and players assume here: Y, U, V as floats
+    (of scalars, or element-wise of numpy planes)."""
     y = 16 + (65.738 * r + 129.057 * g + 25.064 * b) / 256
     u = 128 + (-37.945 * r - 74.494 * g + 112.439 * b) / 256
     v = 128 + (112.439 * r - 94.154 * g - 18.285 * b) / 256
+    return y, u, v
+
+
+def rgb_to_yuv(r: float, g: float, b: float) -> tuple[int, int, int]:
+    y, u, v = yuv_of(r, g, b)
     return int(round(y)), int(round(u)), int(round(v))
+
+
+def from_rgb(rgb: np.ndarray) -> np.ndarray:
+    """An (h, w, 3) uint8 RGB picture as a packed yuv420p frame (libswscale)."""
+    return av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(format="yuv420p").to_ndarray()
 
 
 def parse_color(text: str) -> tuple[int, int, int, int]:

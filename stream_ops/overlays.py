@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from . import templates
 from .config import LayerConfig, Rect
 from .fonts import cjk_font
-from .frames import parse_color
+from .frames import parse_color, yuv_of
 
 
 @dataclass
@@ -44,9 +44,7 @@ def rgba_to_patch(img: Image.Image, x: int, y: int, opacity: float = 1.0) -> Pat
     rgba = np.asarray(img.convert("RGBA"), dtype=np.float32)
     h, w = rgba.shape[:2]
     r, g, b, a = rgba[..., 0], rgba[..., 1], rgba[..., 2], rgba[..., 3] * opacity
-    Y = 16 + (65.738 * r + 129.057 * g + 25.064 * b) / 256
-    U = 128 + (-37.945 * r - 74.494 * g + 112.439 * b) / 256
-    V = 128 + (112.439 * r - 94.154 * g - 18.285 * b) / 256
+    Y, U, V = yuv_of(r, g, b)
 
     def half(p: np.ndarray) -> np.ndarray:
         return (p[0::2, 0::2] + p[1::2, 0::2] + p[0::2, 1::2] + p[1::2, 1::2]) / 4

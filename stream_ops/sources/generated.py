@@ -9,6 +9,7 @@ import math
 import threading
 import time
 
+import av
 import numpy as np
 from PIL import Image
 
@@ -121,24 +122,16 @@ def bars_frame(w: int, h: int) -> np.ndarray:
     # Bottom quarter: a black-to-white ramp, to judge levels.
     ramp = np.linspace(0, 255, w, dtype=np.uint8)
     rgb[h * 3 // 4:] = ramp[None, :, None]
-    return rgb_to_frame(rgb)
-
-
-def rgb_to_frame(rgb: np.ndarray) -> np.ndarray:
-    import av
-
-    vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-    return vf.reformat(format="yuv420p").to_ndarray()
+    return frames.from_rgb(rgb)
 
 
 def image_frame(path: str, w: int, h: int) -> np.ndarray:
     """A still, fitted into w×h (aspect kept, black bars), alpha flattened onto black."""
-    import av
-
     with Image.open(path) as im:
         im = im.convert("RGBA")
         bg = Image.new("RGBA", im.size, (0, 0, 0, 255))
         bg.alpha_composite(im)
         rgb = np.asarray(bg.convert("RGB"))
+    # Straight from RGB to the fitted size: one swscale pass, and odd-sized stills are fine.
     vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
     return frames.from_video_frame(vf, w, h, "contain")
