@@ -318,6 +318,16 @@ def routes(service: JobFairService) -> list[BaseRoute]:
         nonce, field = csrf.issue(request.cookies.get(CSRF_COOKIE))
         return html_response(apply_page(service, field, job), 200, request, nonce)
 
+    async def public_post(request: Request) -> tuple[dict, bool]:
+        """What every public form post passes first: rate limit, same origin, body, CSRF (forms)."""
+        limited(request)
+        if not same_origin(request):
+            raise HttpError(403, "跨站提交被拒绝 / cross-site post refused")
+        data, as_json = await parse(request)
+        if not as_json and not csrf.check(request.cookies.get(CSRF_COOKIE), data.get("csrf")):
+            raise HttpError(403, "页面已过期，请重新提交 / the form expired, please submit again")
+        return data, as_json
+
     async def apply_post(request: Request) -> Response:
         as_json = is_json(request)
         values: dict[str, Any] = {}
@@ -326,12 +336,7 @@ def routes(service: JobFairService) -> list[BaseRoute]:
             return apply_page(service, field, None, message, values)
 
         try:
-            limited(request)
-            if not same_origin(request):
-                raise HttpError(403, "跨站提交被拒绝 / cross-site post refused")
-            data, as_json = await parse(request)
-            if not as_json and not csrf.check(request.cookies.get(CSRF_COOKIE), data.get("csrf")):
-                raise HttpError(403, "页面已过期，请重新提交 / the form expired, please submit again")
+            data, as_json = await public_post(request)
             jobs = data.get("jobs", data.get("job"))
             consents = data.get("consent", data.get("consents"))
             values.update(name=data.get("name"), phone=data.get("phone"),
@@ -354,12 +359,7 @@ def routes(service: JobFairService) -> list[BaseRoute]:
     async def withdraw_post(request: Request) -> Response:
         as_json = is_json(request)
         try:
-            limited(request)
-            if not same_origin(request):
-                raise HttpError(403, "跨站提交被拒绝 / cross-site post refused")
-            data, as_json = await parse(request)
-            if not as_json and not csrf.check(request.cookies.get(CSRF_COOKIE), data.get("csrf")):
-                raise HttpError(403, "页面已过期，请重新提交 / the form expired, please submit again")
+            data, as_json = await public_post(request)
             job = data.get("job")
             if isinstance(job, list):
                 job = job[0] if job else None
