@@ -2,7 +2,7 @@
 
 Commands are coroutines called by the HTTP API (and tests). Media work is handed
 to the engine's clock thread, applied at the next frame boundary, and the reply
-comes back only once it has happened. Bad input raises `CommandError`, which the
+comes back only once it has happened. Bad input raises `Refusal`, which the
 API turns into 404/422, never 500.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from .config import TRANSITIONS, ShowConfig
 from .engine import Engine
 from .events import EventBus
+from .refusal import Refusal
 from .web.auth import make_token
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,6 @@ def lan_address() -> str:
                     return a.address
     return "127.0.0.1"
 
-
-class CommandError(Exception):
-    """A refused command: `status` is the HTTP status, `message` the reason shown to the operator."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class Show:
@@ -127,9 +120,9 @@ class Show:
     # --- commands ----------------------------------------------------------
     def _scene(self, name: Any) -> str:
         if not isinstance(name, str) or not name:
-            raise CommandError(422, "scene: give a scene name (string)")
+            raise Refusal(422, "scene: give a scene name (string)")
         if name not in self.config.scenes:
-            raise CommandError(404, f"unknown scene {name!r}; scenes: {', '.join(self.config.scenes)}")
+            raise Refusal(404, f"unknown scene {name!r}; scenes: {', '.join(self.config.scenes)}")
         return name
 
     def _transition(self, transition: Any, duration_ms: Any, default: str) -> tuple[str, int]:
@@ -137,11 +130,11 @@ class Show:
         the show's transition length for a fade."""
         transition = transition if transition is not None else default
         if transition not in TRANSITIONS:
-            raise CommandError(422, f"transition must be one of {', '.join(TRANSITIONS)}, got {transition!r}")
+            raise Refusal(422, f"transition must be one of {', '.join(TRANSITIONS)}, got {transition!r}")
         if duration_ms is None:
             duration_ms = 0 if transition == "cut" else self.config.transition_ms
         if isinstance(duration_ms, bool) or not isinstance(duration_ms, (int, float)) or not 0 <= duration_ms <= 10_000:
-            raise CommandError(422, "duration_ms must be a number of milliseconds from 0 to 10000")
+            raise Refusal(422, "duration_ms must be a number of milliseconds from 0 to 10000")
         return transition, int(duration_ms)
 
     async def set_program(self, scene: Any, transition: Any = "cut", duration_ms: Any = None, actor: str = "operator") -> dict[str, Any]:
@@ -164,7 +157,7 @@ class Show:
 
     def _output(self, name: str) -> str:
         if name not in self.config.outputs:
-            raise CommandError(404, f"unknown output {name!r}; outputs: {', '.join(self.config.outputs)}")
+            raise Refusal(404, f"unknown output {name!r}; outputs: {', '.join(self.config.outputs)}")
         return name
 
     async def start_output(self, name: str, actor: str = "operator") -> dict[str, Any]:
@@ -177,13 +170,13 @@ class Show:
 
     async def set_source_audio(self, name: str, gain_db: Any = None, muted: Any = None, actor: str = "operator") -> dict[str, Any]:
         if name not in self.engine.slots:
-            raise CommandError(404, f"unknown source {name!r}; sources: {', '.join(self.engine.slots)}")
+            raise Refusal(404, f"unknown source {name!r}; sources: {', '.join(self.engine.slots)}")
         if gain_db is None and muted is None:
-            raise CommandError(422, "give gain_db (number, -60..+20) and/or muted (true/false)")
+            raise Refusal(422, "give gain_db (number, -60..+20) and/or muted (true/false)")
         if gain_db is not None and (isinstance(gain_db, bool) or not isinstance(gain_db, (int, float)) or not -60 <= gain_db <= 20):
-            raise CommandError(422, "gain_db must be a number from -60 to 20")
+            raise Refusal(422, "gain_db must be a number from -60 to 20")
         if muted is not None and not isinstance(muted, bool):
-            raise CommandError(422, "muted must be true or false")
+            raise Refusal(422, "muted must be true or false")
         slot = self.engine.slots[name]
         if gain_db is not None:
             slot.gain_db = float(gain_db)

@@ -18,6 +18,7 @@ from typing import Any, Callable, Coroutine, Iterable
 import httpx
 
 from . import privacy
+from ..refusal import Refusal
 from .model import JobFair
 from .store import DB_NAME, ApplyResult, NewApplication, PlatformTotal, SqliteStore, Store, ViewerSample, Visit
 from .viewers import Poller, PollerState, make_poller
@@ -46,15 +47,6 @@ TOTAL_METRICS = {
     "avg_watch_s": "人均观看时长（秒） / average watch time, seconds",
 }
 
-
-class JobFairError(Exception):
-    """A request the fair cannot honour; `status` is the HTTP status, `message` is for people."""
-
-    def __init__(self, message: str, status: int = 422, code: str = "invalid") -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -162,7 +154,7 @@ class JobFairService:
     def feature(self, job_id: str | None) -> dict:
         """Put a job on air (None takes it off). Ends the previous feature at the same instant."""
         if job_id is not None and self.fair.job(job_id) is None:
-            raise JobFairError(f"没有岗位 {job_id} / unknown job {job_id}", 404, "unknown_job")
+            raise Refusal(404, f"没有岗位 {job_id} / unknown job {job_id}", "unknown_job")
         ended = self._switch("feature", "job", job_id)
         result = {"featured": self._featured_dict(), "ended": ended, "apply_url": self.apply_url()}
         self._emit("feature", **result)
@@ -171,7 +163,7 @@ class JobFairService:
     def start_segment(self, employer_id: str | None) -> dict:
         """Start an employer's segment (None ends it). A featured job of another employer goes off air."""
         if employer_id is not None and employer_id not in self.fair.employers:
-            raise JobFairError(f"没有用人单位 {employer_id} / unknown employer {employer_id}", 404, "unknown_employer")
+            raise Refusal(404, f"没有用人单位 {employer_id} / unknown employer {employer_id}", "unknown_employer")
         ended = self._switch("segment", "employer", employer_id)
         if self.featured and employer_id and self.fair.jobs[self.featured["job"]].employer_id != employer_id:
             # Never show one employer's job card during another employer's segment.
@@ -233,36 +225,34 @@ class JobFairService:
     # ------------------------------------------------------------------ applications
 
     def validate(self, name: Any, phone: Any, jobs: Any, consents: Any) -> ApplyRequest:
-        """Check a submission; raises JobFairError(422) with a message for the applicant."""
+        """Check a submission; raises Refusal(422) with a message for the applicant."""
         if not isinstance(name, str) or not isinstance(phone, str):
-            raise JobFairError("请填写姓名和手机号 / name and mobile are required", code="missing")
+            raise Refusal(422, "请填写姓名和手机号 / name and mobile are required", "missing")
         name = privacy.normalize_name(name)
         if not name:
-            raise JobFairError("请填写姓名 / name is required", code="name")
+            raise Refusal(422, "请填写姓名 / name is required", "name")
         if not privacy.valid_name(name):
-            raise JobFairError("姓名应为 1–20 个字，只含汉字、字母、空格或“·” / name: 1-20 letters", code="name")
+            raise Refusal(422, "姓名应为 1–20 个字，只含汉字、字母、空格或“·” / name: 1-20 letters", "name")
         phone = privacy.normalize_mobile(phone)
         if not privacy.valid_mobile(phone):
-            raise JobFairError("手机号应为 11 位中国大陆手机号，如 13800138000 / a mainland mobile number",
-                               code="phone")
+            raise Refusal(422, "手机号应为 11 位中国大陆手机号，如 13800138000 / a mainland mobile number", "phone")
         if isinstance(jobs, str):
             jobs = [jobs]
         if not isinstance(jobs, (list, tuple)) or not jobs or not all(isinstance(j, str) for j in jobs):
-            raise JobFairError("请至少选择一个岗位 / choose at least one job", code="job")
+            raise Refusal(422, "请至少选择一个岗位 / choose at least one job", "job")
         job_ids = tuple(dict.fromkeys(j.strip() for j in jobs))
         if len(job_ids) > self.fair.apply.max_jobs:
-            raise JobFairError(f"一次最多投递 {self.fair.apply.max_jobs} 个岗位 / at most "
-                               f"{self.fair.apply.max_jobs} jobs at once", code="job")
+            raise Refusal(422, f"一次最多投递 {self.fair.apply.max_jobs} 个岗位 / at most "
+                               f"{self.fair.apply.max_jobs} jobs at once", "job")
         for j in job_ids:
             if self.fair.job(j) is None:
-                raise JobFairError(f"岗位 {j[:40]} 不存在 / unknown job", code="unknown_job")
+                raise Refusal(422, f"岗位 {j[:40]} 不存在 / unknown job", "unknown_job")
         employers = tuple(dict.fromkeys(self.fair.jobs[j].employer_id for j in job_ids))
         consented = _consent_set(consents)
         missing = [e for e in employers if e not in consented]
         if missing:
             names = "、".join(self.fair.employers[e].name for e in missing)
-            raise JobFairError(f"请勾选同意将信息提供给：{names} / consent is needed for each employer",
-                               code="consent")
+            raise Refusal(422, f"请勾选同意将信息提供给：{names} / consent is needed for each employer", "consent")
         return ApplyRequest(name, phone, job_ids, employers)
 
     async def apply(self, req: ApplyRequest, ip: str = "", user_agent: str = "", source: str = "form") -> dict:
@@ -295,13 +285,13 @@ class JobFairService:
         """Withdraw consent (phone + code: everything; phone + job: that job). Data is masked at once."""
         phone = privacy.normalize_mobile(phone if isinstance(phone, str) else "")
         if not privacy.valid_mobile(phone):
-            raise JobFairError("手机号应为 11 位中国大陆手机号 / a mainland mobile number", code="phone")
+            raise Refusal(422, "手机号应为 11 位中国大陆手机号 / a mainland mobile number", "phone")
         code = code.strip().upper() if isinstance(code, str) and code.strip() else None
         job_id = job_id.strip() if isinstance(job_id, str) and job_id.strip() else None
         if not code and not job_id:
-            raise JobFairError("请填写撤回码（或岗位）/ the withdrawal code (or the job) is needed", code="missing")
+            raise Refusal(422, "请填写撤回码（或岗位）/ the withdrawal code (or the job) is needed", "missing")
         if code and len(code) > 20:
-            raise JobFairError("撤回码格式不正确 / invalid code", code="code")
+            raise Refusal(422, "撤回码格式不正确 / invalid code", "code")
         done = await self.store.withdraw(phone, code, job_id)
         for app in done:
             self.by_job[app.job_id] -= 1
@@ -354,16 +344,15 @@ class JobFairService:
     async def add_viewer_sample(self, platform: Any, count: Any, source: Any = "manual", note: Any = "") -> dict:
         """Record a platform's viewer figure with where it came from; committed before returning."""
         if not isinstance(platform, str) or platform not in self.fair.platforms:
-            raise JobFairError(f"unknown platform {str(platform)[:40]!r}: one of {', '.join(self.fair.platforms)}",
-                               code="platform")
+            raise Refusal(422, f"unknown platform {str(platform)[:40]!r}: one of {', '.join(self.fair.platforms)}", "platform")
         if isinstance(count, bool) or not isinstance(count, int):
-            raise JobFairError("count must be a whole number / 人数须为整数", code="count")
+            raise Refusal(422, "count must be a whole number / 人数须为整数", "count")
         if count < 0 or count > 10**10:
-            raise JobFairError("count must be between 0 and 10^10", code="count")
+            raise Refusal(422, "count must be between 0 and 10^10", "count")
         if not isinstance(source, str) or not source.strip() or len(source) > 40:
-            raise JobFairError("source: a short word such as manual or webhook", code="source")
+            raise Refusal(422, "source: a short word such as manual or webhook", "source")
         if not isinstance(note, str) or len(note) > 200:
-            raise JobFairError("note: text up to 200 characters", code="note")
+            raise Refusal(422, "note: text up to 200 characters", "note")
         sample = ViewerSample(time.time(), platform, count, source.strip(), note)
         await self.store.add_viewer_sample(sample)
         self._count_sample(sample)
@@ -386,13 +375,13 @@ class JobFairService:
     async def add_total(self, platform: Any, metric: Any, value: Any, note: Any = "") -> dict:
         """A post-event figure from a platform's console (e.g. WeChat Channels total audience)."""
         if not isinstance(platform, str) or platform not in self.fair.platforms:
-            raise JobFairError(f"unknown platform: one of {', '.join(self.fair.platforms)}", code="platform")
+            raise Refusal(422, f"unknown platform: one of {', '.join(self.fair.platforms)}", "platform")
         if not isinstance(metric, str) or metric not in TOTAL_METRICS:
-            raise JobFairError(f"metric: one of {', '.join(TOTAL_METRICS)}", code="metric")
+            raise Refusal(422, f"metric: one of {', '.join(TOTAL_METRICS)}", "metric")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
-            raise JobFairError("value: a number, at least 0", code="value")
+            raise Refusal(422, "value: a number, at least 0", "value")
         if not isinstance(note, str) or len(note) > 200:
-            raise JobFairError("note: text up to 200 characters", code="note")
+            raise Refusal(422, "note: text up to 200 characters", "note")
         total = PlatformTotal(time.time(), platform, metric, float(value), note)
         await self.store.add_platform_total(total)
         self.totals[platform][metric] = {"value": total.value, "note": note, "at": total.at}

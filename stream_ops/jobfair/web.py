@@ -23,7 +23,8 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import BaseRoute, Route
 
 from . import privacy
-from .service import JobFairError, JobFairService, job_groups
+from ..refusal import Refusal as JobFairError
+from .service import JobFairService, job_groups
 
 log = logging.getLogger(__name__)
 

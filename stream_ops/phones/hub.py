@@ -19,6 +19,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
+from ..refusal import Refusal
 from ..sources.base import SourceSlot
 from .peer import PhonePeer
 from .sdp import SdpError, check_offer
@@ -32,14 +33,6 @@ STATS_EVERY = 2        # watchdog ticks between stats events
 NO_REOFFER = frozenset({"token revoked", "show stopped", "taken over", "same phone reconnected", "dropped",
                         "publisher ended the session"})
 
-
-class PublishError(Exception):
-    """A refused publish: `status` (400/401/404/409) and a reason for the publisher."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def token_env(name: str) -> str:
@@ -137,26 +130,26 @@ class PhoneHub:
 
     # --- publishing --------------------------------------------------------------
     async def publish(self, name: str, offer: str, token: str | None, client: str | None = None) -> tuple[PhonePeer, str]:
-        """Answer a publisher's offer for slot `name`: (peer, answer SDP), or PublishError.
+        """Answer a publisher's offer for slot `name`: (peer, answer SDP), or Refusal.
 
         The slot is taken while its publisher delivers media. A new offer replaces it
         when it comes from the same page (client id), when the old one has gone
         quiet (roaming, a dead phone) or when the operator allowed takeover.
         """
         if not self.has(name):
-            raise PublishError(404, f"no phone slot {name!r}; slots: {', '.join(self.names)}")
+            raise Refusal(404, f"no phone slot {name!r}; slots: {', '.join(self.names)}")
         if not self.token_ok(name, token):
-            raise PublishError(401, "wrong or revoked token for this slot: ask the operator for a new link")
+            raise Refusal(401, "wrong or revoked token for this slot: ask the operator for a new link")
         try:
             check_offer(offer)
         except SdpError as exc:
-            raise PublishError(400, str(exc)) from None
+            raise Refusal(400, str(exc)) from None
         async with self._locks[name]:
             current = self.peers.get(name)
             same_page = bool(client) and current is not None and current.client == client
             if current is not None and not (same_page or current.stale() or self.takeover[name]):
                 self._publish(name, "refused", reason="slot taken")
-                raise PublishError(409, f"slot {name} already has a phone on it; the operator can allow a takeover")
+                raise Refusal(409, f"slot {name} already has a phone on it; the operator can allow a takeover")
             peer = PhonePeer(self.slot(name), secrets.token_urlsafe(12), client,
                              audio=bool(self.options[name]["audio"]),
                              max_bitrate_kbps=self.options[name]["max_bitrate_kbps"], closed=self._peer_closed,
@@ -166,7 +159,7 @@ class PhoneHub:
             except Exception as exc:   # aiortc rejects what check_offer let through: still the offer's fault
                 await peer.close("bad offer")
                 reason = str(exc) if isinstance(exc, SdpError) else f"the offer could not be used: {exc}"
-                raise PublishError(400, reason) from None
+                raise Refusal(400, reason) from None
             if current is not None:
                 why = "same phone reconnected" if same_page else ("dropped" if current.stale() else "taken over")
                 if why == "taken over":
@@ -184,10 +177,10 @@ class PhoneHub:
         """WHIP DELETE: end a session opened with this slot's current token or the one it was opened with."""
         peer = self.sessions.get(session)
         if peer is None or peer.slot.name != name:
-            raise PublishError(404, "no such WHIP session (it ended or was replaced)")
+            raise Refusal(404, "no such WHIP session (it ended or was replaced)")
         opened_with = self._session_tokens.get(session, "")
         if not (self.token_ok(name, token) or (token and hmac.compare_digest(token.encode(), opened_with.encode()))):
-            raise PublishError(401, "wrong token for this session")
+            raise Refusal(401, "wrong token for this session")
         await peer.close("publisher ended the session")
 
     async def _peer_closed(self, peer: PhonePeer, reason: str) -> None:

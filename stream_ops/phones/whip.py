@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .hub import PublishError
+from ..refusal import Refusal as PublishError
 from .sdp import MAX_SDP_BYTES
 
 if TYPE_CHECKING:

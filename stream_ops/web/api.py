@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..show import CommandError, Show
+from ..refusal import Refusal as CommandError
+from ..show import Show
 
 MAX_BODY = 16 * 1024
 
