@@ -1,4 +1,4 @@
-"""The `stream-ops` command: validate, schema, run, export."""
+"""The `stream-ops` command: validate, schema, run, fair serve, export."""
 from __future__ import annotations
 
 import argparse
@@ -54,7 +54,20 @@ def _run(args: argparse.Namespace) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         print("give both --tls-cert and --tls-key (phones need HTTPS to open their camera)", file=sys.stderr)
         return 2
-    return run(loaded[0], loaded[1], host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key)
+    return run(loaded[0], loaded[1], host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key,
+               public_port=args.public_port)
+
+
+def _fair_serve(args: argparse.Namespace) -> int:
+    loaded = _load(args.show)
+    if loaded is None:
+        return 1
+    from .public_service import serve
+
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("give both --tls-cert and --tls-key", file=sys.stderr)
+        return 2
+    return serve(loaded[0], host=args.host, port=args.port, fd=args.fd, tls_cert=args.tls_cert, tls_key=args.tls_key)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -84,7 +97,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080, help="panel port (default 8080)")
     p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (phone browsers only open the camera over HTTPS)")
     p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    p.add_argument("--public-port", type=int, metavar="PORT",
+                   help="port of the public apply service (default: the fair's apply.port, 8000)")
     p.set_defaults(func=_run)
+
+    fair = sub.add_parser("fair", help="the job fair's public side")
+    fair_sub = fair.add_subparsers(dest="fair_command", required=True, metavar="ACTION")
+    p = fair_sub.add_parser("serve", help="serve the apply form, withdraw and visit counting on their own "
+                                          "(no operator routes, no media)")
+    p.add_argument("show", metavar="SHOW.yaml")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: the fair's apply.port, 8000)")
+    p.add_argument("--fd", type=int, help=argparse.SUPPRESS)   # a socket `stream-ops run` already listens on
+    p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
+    p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    p.set_defaults(func=_fair_serve)
 
     p = sub.add_parser("export", help="write the job fair's numbers (viewers, applications) to a folder")
     p.add_argument("show", metavar="SHOW.yaml")

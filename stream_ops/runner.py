@@ -1,52 +1,61 @@
-"""`stream-ops run`: start the show and its web app; stop cleanly on SIGINT/SIGTERM.
+"""`stream-ops run`: start the show, its studio app and its public apply service; stop cleanly.
 
-Clean means: outputs stopped, recordings closed, no ffmpeg child left behind.
+Clean means: outputs stopped, recordings closed, the apply service ended, no ffmpeg
+child left behind, and one line that says so.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
-import socket
 import sys
+from pathlib import Path
 
 import uvicorn
 
 from .config import ShowConfig
+from .public_service import PublicServiceChild, bind
 from .show import Show
-from .web.app import create_app
+from .tokens import make_token
+from .web.app import create_studio_app
 
 log = logging.getLogger(__name__)
+MAX_WS_MESSAGE = 64 * 1024
 
 
-def control_url(show: Show) -> str:
+def control_url(show: Show, token: str) -> str:
     host = "127.0.0.1" if show.host in ("0.0.0.0", "::") else show.host
-    return f"{show.scheme}://{host}:{show.port}/?token={show.token}"
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """Take the web port before anything starts, so a busy port is one clear line, not a half-started show."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    sock.set_inheritable(False)
-    return sock
+    return f"{show.scheme}://{host}:{show.port}/?token={token}"
 
 
 def run(config: ShowConfig, warnings: list[str] | None = None, host: str = "127.0.0.1", port: int = 8080,
-        tls_cert: str | None = None, tls_key: str | None = None) -> int:
+        tls_cert: str | None = None, tls_key: str | None = None, public_port: int | None = None) -> int:
+    # Take the ports before anything starts, so a busy port is one clear line, not a half-started show.
     try:
         sock = bind(host, port)
     except OSError as exc:
         print(f"stream-ops: cannot listen on {host}:{port}: {exc.strerror or exc}. "
               f"Is another show running there? Choose another with --port.", file=sys.stderr)
         return 1
-    show = Show(config, host=host, port=port, scheme="https" if tls_cert else "http")
-    app = create_app(show)
+    sock.set_inheritable(False)
+    public_sock = None
+    if config.jobfair is not None:
+        apply = config.jobfair.apply
+        public_host, public_port = apply.host or host, public_port or apply.port
+        try:
+            public_sock = bind(public_host, public_port)
+        except OSError as exc:
+            print(f"stream-ops: cannot listen on {public_host}:{public_port} for the apply service: "
+                  f"{exc.strerror or exc}. Choose another with --public-port or jobfair apply.port.", file=sys.stderr)
+            sock.close()
+            return 1
+    show = Show(config, host=host, port=port, scheme="https" if tls_cert else "http",
+                apply_port=public_sock.getsockname()[1] if public_sock else None)
+    token = make_token()
+    app = create_studio_app(show, token)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                            lifespan="on", ws="websockets-sansio", ws_ping_interval=10,
+                                           ws_max_size=MAX_WS_MESSAGE, proxy_headers=False, server_header=False,
                                            ssl_certfile=tls_cert, ssl_keyfile=tls_key))
     for w in warnings or []:
         print(w, file=sys.stderr)
@@ -59,11 +68,26 @@ def run(config: ShowConfig, warnings: list[str] | None = None, host: str = "127.
         while not server.started and not task.done():
             await asyncio.sleep(0.05)
         if server.started:
+            if public_sock is not None:
+                child = PublicServiceChild(Path(config.path), public_sock,
+                                           (tls_cert, tls_key) if tls_cert and tls_key else None,
+                                           on_event=lambda level, message: show.bus.log_threadsafe(
+                                               message, level=level, actor="system"))
+                child.start()
+                show.public_service = child
             print(f"stream-ops: {config.name} on air", flush=True)
-            print(f"control panel: {control_url(show)}", flush=True)
+            print(f"control panel: {control_url(show, token)}", flush=True)
+            if show.apply_base:
+                print(f"apply form: {show.apply_base}/apply", flush=True)
         await task
+        if show.public_service is not None:
+            await asyncio.to_thread(show.public_service.stop)
         return 0 if server.started else 1
 
     # uvicorn installs its own signal handlers inside serve(); ours just ask it to exit.
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    return asyncio.run(main())
+    code = asyncio.run(main())
+    if code == 0:
+        print("stream-ops: 停播 show stopped cleanly: outputs closed, recordings finalized, no child left",
+              flush=True)
+    return code

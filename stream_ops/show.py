@@ -16,7 +16,6 @@ from .config import TRANSITIONS, ShowConfig
 from .engine import Engine
 from .events import EventBus
 from .refusal import Refusal
-from .web.auth import make_token
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +39,10 @@ def lan_address() -> str:
 class Show:
     """One show: config, engine, event bus, and the optional job fair and phone hub."""
 
-    def __init__(self, config: ShowConfig, token: str | None = None, host: str = "127.0.0.1", port: int = 8080,
-                 scheme: str = "http") -> None:
+    def __init__(self, config: ShowConfig, host: str = "127.0.0.1", port: int = 8080, scheme: str = "http",
+                 apply_port: int | None = None) -> None:
         self.config = config
         self.bus = EventBus()
-        self.token = token or make_token()
         self.host, self.port, self.scheme = host, port, scheme
         # What phones and applicants reach (QR codes): the show's public_url, else this machine's
         # LAN address when listening on all interfaces, else the address we listen on.
@@ -54,16 +52,26 @@ class Show:
         self._context: dict[str, Any] = {"show": {"name": config.name}}
         self.engine = Engine(config, self.bus, context=lambda: self._context)
         self.jobfair: Any = None
+        self.apply_base: str | None = None
+        self.public_service: Any = None   # the apply service's child process, when `run` started one
         if config.jobfair is not None:
             from .jobfair.service import JobFairService
 
+            # Applicants reach the public apply service, on its own port (never the studio's).
+            apply = config.jobfair.apply
+            self.apply_base = (apply.public_url or f"{scheme}://{reach}:{apply_port or apply.port}").rstrip("/")
             self.jobfair = JobFairService(config.jobfair, show_name=config.name, data_dir=self.data_dir,
-                                          publish=self._publish_jobfair, public_url=self.base_url)
+                                          publish=self._publish_jobfair, public_url=self.apply_base)
         self.phones: Any = None
         if any(s.kind == "webrtc" for s in config.sources.values()):
             from .phones.hub import PhoneHub
 
-            self.phones = PhoneHub(self)
+            engine = self.engine
+            self.phones = PhoneHub(engine.slots, config.sources, config.scenes,
+                                   on_air=lambda: (engine.program, engine.preview),
+                                   publish=self.bus.publish, ice_servers=config.ice_servers, show_name=config.name)
+            hub = self.phones
+            self.bus.listeners.append(lambda event: event.type in ("program", "preview") and hub.on_air_changed())
         self._ticker: asyncio.Task[None] | None = None
 
     @property
@@ -114,7 +122,8 @@ class Show:
                 ctx.update(self.jobfair.overlay_context())
             except Exception:   # a stats hiccup must never blank the program
                 log.exception("job-fair overlay values failed")
-        ctx.setdefault("apply_url", f"{self.base_url}/apply")
+        if self.apply_base:
+            ctx.setdefault("apply_url", f"{self.apply_base}/apply")
         self._context = ctx
 
     # --- commands ----------------------------------------------------------
@@ -154,6 +163,15 @@ class Show:
                                     default="cut" if duration_ms is None else self.config.transition)
         await asyncio.wrap_future(self.engine.submit(lambda: self.engine.take(kind, ms, actor)))
         return {"program": self.engine.program, "preview": self.engine.preview}
+
+    def scene_info(self, name: str) -> dict[str, Any]:
+        """One scene's layers as the API shows them."""
+        if name not in self.config.scenes:
+            raise Refusal(404, f"unknown scene {name!r}; scenes: {', '.join(self.config.scenes)}")
+        scene = self.config.scenes[name]
+        return {"name": name, "label": scene.label or name,
+                "layers": [{"kind": layer.kind, "rect": layer.rect.as_list() if layer.rect else None,
+                            "source": layer.source} for layer in scene.layers]}
 
     def _output(self, name: str) -> str:
         if name not in self.config.outputs:
@@ -204,6 +222,8 @@ class Show:
             "levels": self.engine.levels(),
             "log": self.bus.history[-100:],
         }
+        if self.public_service is not None:
+            state["apply_service"] = {**self.public_service.info(), "url": f"{self.apply_base}/apply"}
         if self.jobfair is not None:
             try:
                 state["jobfair"] = self.jobfair.stats()

@@ -20,8 +20,6 @@ import httpx
 import numpy as np
 import uvicorn
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
 
 from stream_ops import frames
 from stream_ops.config import AudioSettings, LayerConfig, SceneConfig, SourceConfig
@@ -29,7 +27,7 @@ from stream_ops.events import EventBus
 from stream_ops.phones.hub import PhoneHub
 from stream_ops.phones.source import PhoneSource
 from stream_ops.sources.base import SourceSlot
-from stream_ops.web.auth import TokenMiddleware
+from stream_ops.web.app import studio_app
 
 OPERATOR = "operator-test-token"
 VIDEO_CLOCK = 90000
@@ -117,10 +115,14 @@ async def serve_hub(show: SimpleNamespace) -> AsyncIterator[tuple[PhoneHub, str]
     show.bus.bind(asyncio.get_running_loop())
     for source in show.sources.values():
         source.start()
-    hub = PhoneHub(show)
+    engine = show.engine
+    hub = PhoneHub(engine.slots, show.config.sources, show.config.scenes,
+                   on_air=lambda: (engine.program, engine.preview), publish=show.bus.publish,
+                   ice_servers=getattr(show.config, "ice_servers", ()), show_name=show.config.name)
     show.phones = hub
+    show.bus.listeners.append(lambda event: event.type in ("program", "preview") and hub.on_air_changed())
     await hub.start()
-    app = Starlette(routes=hub.routes(), middleware=[Middleware(TokenMiddleware, token=OPERATOR)])
+    app = studio_app(show, OPERATOR, hub=hub)
     async with serve_app(app) as base:
         show.base_url = base
         try:

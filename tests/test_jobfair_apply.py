@@ -14,10 +14,34 @@ from starlette.applications import Starlette
 
 from stream_ops.jobfair.model import ApplySettings, JobFair, load_fair_file
 from stream_ops.jobfair.service import JobFairService
-from stream_ops.jobfair.standalone import serve_in_thread
-from stream_ops.jobfair.web import routes
+from stream_ops.web.app import public_app, studio_app
+from servers import serve_in_thread
 
 FAIR_FILE = Path(__file__).resolve().parent.parent / "scenes" / "fair" / "fair.yaml"
+OPERATOR_TOKEN = "operator-token"
+_studio_of: dict[str, str] = {}   # public base URL -> the studio's, serving the same fair
+
+
+class _OperatorApi:
+    """The operator's job-fair API of a fair under test: on the studio's port, with the token.
+
+    The public service never serves /api (tests below check that); `api.get(f"{base}/api/...")`
+    sends the request to the studio app that shares the fair with the public one at `base`."""
+
+    def _send(self, method: str, url: str, **kwargs: object) -> httpx.Response:
+        for public, studio in _studio_of.items():
+            if url.startswith(public + "/api/"):
+                url = studio + url[len(public):]
+        return httpx.request(method, url, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}, **kwargs)
+
+    def get(self, url: str, **kwargs: object) -> httpx.Response:
+        return self._send("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: object) -> httpx.Response:
+        return self._send("POST", url, **kwargs)
+
+
+api = _OperatorApi()
 
 
 def load_fair(**apply: object) -> JobFair:
@@ -39,8 +63,13 @@ def running(tmp_path: Path, **apply: object) -> Iterator[tuple[str, JobFairServi
         yield
         await service.close()
 
-    with serve_in_thread(Starlette(routes=routes(service), lifespan=lifespan)) as base:
-        yield base, service, events
+    with serve_in_thread(public_app(service, lifespan)) as base, \
+            serve_in_thread(studio_app(None, OPERATOR_TOKEN, jobfair=service)) as studio:
+        _studio_of[base] = studio
+        try:
+            yield base, service, events
+        finally:
+            _studio_of.pop(base, None)
 
 
 @pytest.fixture
@@ -96,14 +125,14 @@ def test_form_apply_duplicate_and_withdraw(app, tmp_path: Path) -> None:
     assert again.status_code == 200 and "已报名过" in again.text
     assert sorted(rows(tmp_path)) == [("张三", "13812345678", "J003", "E01", None),
                                       ("张三", "13812345678", "J007", "E02", None)]
-    stats = httpx.get(f"{base}/api/jobfair/stats").json()
+    stats = api.get(f"{base}/api/jobfair/stats").json()
     assert stats["applications"]["total"] == 2 and stats["applications"]["applicants"] == 1
     assert stats["applications"]["by_job"]["J003"] == 1 and stats["applications"]["by_employer"]["E02"] == 1
-    listed = httpx.get(f"{base}/api/jobfair/applications").json()["applications"]
+    listed = api.get(f"{base}/api/jobfair/applications").json()["applications"]
     assert {a["phone"] for a in listed} == {"138****5678"} and {a["name"] for a in listed} == {"张*"}
 
     w = client.post("/apply/withdraw", data={"csrf": token, "phone": "13812345678", "code": code})
-    assert w.status_code == 200 and "已撤回 2 条" in w.text
+    assert w.status_code == 200 and "已收到" in w.text
     assert sorted(r[:3] for r in rows(tmp_path)) == [("张*", None, "J003"), ("张*", None, "J007")]
     assert service.summary()["applications"]["total"] == 0
     assert service.summary()["applications"]["withdrawn"] == 2
@@ -117,9 +146,11 @@ def test_json_apply(app, tmp_path: Path) -> None:
     assert r.json()["phone"] == "139****4321" and re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}", r.json()["withdraw_code"])
     r = httpx.post(f"{base}/apply", json=body)
     assert r.status_code == 200 and r.json()["status"] == "already_applied"
-    w = httpx.post(f"{base}/apply/withdraw", json={"phone": "13987654321", "job": "J001"})
-    assert w.json()["withdrawn"] == 1
-    assert rows(tmp_path)[0][1] is None
+    code = httpx.post(f"{base}/apply", json={**body, "job": "J002"}).json()["withdraw_code"]
+    assert httpx.post(f"{base}/apply/withdraw", json={"phone": "13987654321", "job": "J001"}).status_code == 422
+    w = httpx.post(f"{base}/apply/withdraw", json={"phone": "13987654321", "code": code})
+    assert w.status_code == 200
+    assert rows(tmp_path)[1][1] is None
 
 
 @pytest.mark.parametrize("body,words", [
@@ -209,18 +240,18 @@ def test_burst_from_one_address_is_429(tmp_path: Path) -> None:
 
 def test_operator_api(app) -> None:
     base, service, events = app
-    r = httpx.post(f"{base}/api/jobfair/feature", json={"job": "J003"})
+    r = api.post(f"{base}/api/jobfair/feature", json={"job": "J003"})
     assert r.status_code == 200 and r.json()["featured"]["job"] == "J003"
     assert r.json()["apply_url"] == "https://jobs.example.cn/apply?job=J003"
-    assert httpx.post(f"{base}/api/jobfair/feature", json={"job": "J999"}).status_code == 404
-    assert httpx.post(f"{base}/api/jobfair/feature", content=b"{not json").status_code == 422
-    assert httpx.post(f"{base}/api/jobfair/feature", json=["J003"]).status_code == 422
-    r2 = httpx.post(f"{base}/api/jobfair/feature", json={"job": "J004"})
+    assert api.post(f"{base}/api/jobfair/feature", json={"job": "J999"}).status_code == 404
+    assert api.post(f"{base}/api/jobfair/feature", content=b"{not json").status_code == 422
+    assert api.post(f"{base}/api/jobfair/feature", json=["J003"]).status_code == 422
+    r2 = api.post(f"{base}/api/jobfair/feature", json={"job": "J004"})
     assert r2.json()["ended"]["ref"] == "J003" and r2.json()["ended"]["ended_at"] is not None
-    seg = httpx.post(f"{base}/api/jobfair/segment", json={"employer": "E02"})
+    seg = api.post(f"{base}/api/jobfair/segment", json={"employer": "E02"})
     assert seg.status_code == 200 and seg.json()["segment"]["name"] == "江西示例稀土新材料有限公司"
     assert service.featured is None    # E01's job left the screen when E02's segment started
-    assert httpx.post(f"{base}/api/jobfair/segment", json={"employer": "E99"}).status_code == 404
+    assert api.post(f"{base}/api/jobfair/segment", json={"employer": "E99"}).status_code == 404
 
     for body, status in [({"platform": "channels", "count": 1234}, 200),
                          ({"platform": "douyin", "count": 800, "source": "webhook"}, 200),
@@ -232,16 +263,16 @@ def test_operator_api(app) -> None:
                          ({"platform": "channels", "count": "12"}, 422),
                          ({"platform": "channels", "count": True}, 422),
                          ({"platform": "channels"}, 422)]:
-        r = httpx.post(f"{base}/api/viewers", json=body)
+        r = api.post(f"{base}/api/viewers", json=body)
         assert r.status_code == status, (body, r.text)
         if status == 422:
             assert "error" in r.json()
-    assert httpx.post(f"{base}/api/jobfair/totals", json={"platform": "channels", "metric": "total_viewers",
+    assert api.post(f"{base}/api/jobfair/totals", json={"platform": "channels", "metric": "total_viewers",
                                                           "value": 203456, "note": "视频号后台"}).status_code == 200
-    assert httpx.post(f"{base}/api/jobfair/totals", json={"platform": "channels", "metric": "sum",
+    assert api.post(f"{base}/api/jobfair/totals", json={"platform": "channels", "metric": "sum",
                                                           "value": 1}).status_code == 422
 
-    stats = httpx.get(f"{base}/api/jobfair/stats").json()
+    stats = api.get(f"{base}/api/jobfair/stats").json()
     ch = stats["viewers"]["platforms"]["channels"]
     assert (ch["current"], ch["peak"], ch["source"]) == (900, 1500, "manual") and ch["meaning"]
     assert stats["viewers"]["platforms"]["douyin"]["source"] == "webhook"
@@ -266,8 +297,8 @@ def test_operator_api(app) -> None:
 def test_restart_keeps_counts_and_featured_job(tmp_path: Path) -> None:
     with running(tmp_path) as (base, _, _):
         httpx.post(f"{base}/apply", json={"name": "孙八", "phone": "13800000001", "job": "J002", "consent": ["E01"]})
-        httpx.post(f"{base}/api/jobfair/feature", json={"job": "J002"})
-        httpx.post(f"{base}/api/viewers", json={"platform": "channels", "count": 321})
+        api.post(f"{base}/api/jobfair/feature", json={"job": "J002"})
+        api.post(f"{base}/api/viewers", json={"platform": "channels", "count": 321})
     with running(tmp_path) as (base, service, _):
         assert service.summary()["applications"]["by_job"]["J002"] == 1
         assert service.featured["job"] == "J002"

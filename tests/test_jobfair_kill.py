@@ -14,9 +14,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stream_ops.jobfair.standalone import free_port
+from servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+# The public apply service of a show whose fair is fair.yaml beside it; data in ./data.
+FAIR_SHOW = """
+show: {name: kill-test, data_dir: data}
+sources: {c: {kind: color, color: "#000000"}}
+scenes: {s: {layers: [{source: c}]}}
+outputs: {}
+jobfair: {include: fair.yaml}
+"""
 
 
 @pytest.mark.slow
@@ -24,10 +32,10 @@ def test_sigkill_mid_burst_keeps_every_acknowledged_application(tmp_path: Path) 
     fair = (ROOT / "scenes" / "fair" / "fair.yaml").read_text(encoding="utf-8")
     fair = fair.replace("rate_per_minute: 5 ", "rate_per_minute: 10000000 ").replace("burst: 5", "burst: 10000000")
     (tmp_path / "fair.yaml").write_text(fair, encoding="utf-8")
+    (tmp_path / "show.yaml").write_text(FAIR_SHOW, encoding="utf-8")
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "stream_ops.jobfair.standalone", str(tmp_path / "fair.yaml"),
-                             "--data", str(tmp_path / "data"), "--port", str(port)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "stream_ops", "fair", "serve", str(tmp_path / "show.yaml"),
+                             "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
         while True:

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from stream_ops.config import Secret
 from stream_ops.jobfair.model import FairEvent, JobFair, Platform, PollConfig
 from stream_ops.jobfair.service import JobFairService
-from stream_ops.jobfair.standalone import free_port, serve_in_thread
+from servers import free_port, serve_in_thread
 from stream_ops.jobfair.viewers import TwitchPoller, YouTubePoller
 
 KEY = "AIza-test-key-never-logged"

@@ -20,9 +20,10 @@ from starlette.testclient import TestClient
 
 from peers import FFMPEG, Publisher, ShowProcess, free_port, wait_until
 from stream_ops import frames, thumbnails
-from stream_ops.panel.web import routes as panel_routes, thumb_message
 from stream_ops.thumbnails import Thumbnailer
-from stream_ops.web.auth import TokenMiddleware
+from stream_ops.web.panel import thumb_message
+from stream_ops.thumbnails import Thumbnailer
+from stream_ops.web.app import studio_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -62,8 +63,8 @@ class FakeEngine:
 
 def fake_app() -> tuple[Starlette, FakeEngine]:
     engine = FakeEngine()
-    show = SimpleNamespace(engine=engine, token=TOKEN, config=SimpleNamespace(name="测试 show"))
-    app = Starlette(routes=panel_routes(show), middleware=[Middleware(TokenMiddleware, token=TOKEN)])
+    show = SimpleNamespace(engine=engine, config=SimpleNamespace(name="测试 show"))
+    app = studio_app(show, TOKEN, thumbs=Thumbnailer(engine))
     return app, engine
 
 

@@ -7,6 +7,7 @@ here touches the network or the store; it is plain data, tested in milliseconds.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -147,7 +148,10 @@ class ApplySettings:
     rate_per_minute: float = 5.0    # per client address; carrier NAT may need more
     burst: int = 5
     max_jobs: int = 5               # jobs one submission may target
-    trust_forwarded: bool = False   # take the client address from X-Forwarded-For (behind a proxy)
+    port: int = 8000                # the public apply service's own port (never the studio's)
+    host: str | None = None         # None: the studio's --host
+    public_url: str | None = None   # what applicants' phones reach; None: http://<this machine>:<port>
+    trusted_proxies: tuple[str, ...] = ()   # only these may name the client in X-Forwarded-For
 
 
 @dataclass(frozen=True)
@@ -586,4 +590,14 @@ def _apply(b: _Builder, d: dict) -> ApplySettings:
     if not isinstance(max_jobs, int) or isinstance(max_jobs, bool) or not 1 <= max_jobs <= 30:
         b.error(("apply", "max_jobs"), "max_jobs: jobs one application may target, 1..30")
         max_jobs = defaults.max_jobs
-    return ApplySettings(float(rate), burst, max_jobs, bool(d.get("trust_forwarded", False)))
+    proxies: list[str] = []
+    for i, text in enumerate(d.get("trusted_proxies") or []):
+        try:
+            proxies.append(str(ipaddress.ip_network(str(text).strip(), strict=False)))
+        except ValueError:
+            b.error(("apply", "trusted_proxies", i), f"trusted_proxies: {str(text)[:40]!r} is not an address or "
+                    "network such as 10.0.0.5 or 10.0.0.0/24")
+    public_url = d.get("public_url")
+    return ApplySettings(float(rate), burst, max_jobs, port=int(d.get("port", defaults.port)), host=d.get("host"),
+                         public_url=public_url.rstrip("/") if isinstance(public_url, str) else None,
+                         trusted_proxies=tuple(proxies))

@@ -136,14 +136,24 @@ _FAIR_PROPERTIES: dict[str, Any] = {
     "sessions": {"title": "Sessions", "type": "array", "items": SESSION_SCHEMA},
     "employers": {"title": "Employers", "type": "array", "items": EMPLOYER_SCHEMA},
     "apply": {
-        "title": "Apply form limits", "type": "object", "additionalProperties": False,
+        "title": "The public apply service 公开报名服务", "type": "object", "additionalProperties": False,
         "properties": {
+            "port": {"type": "integer", "minimum": 1, "maximum": 65535,
+                     "description": "Port of the public apply service that `stream-ops run` starts as its own "
+                                    "process (default 8000). 报名服务端口。"},
+            "host": {"type": "string", "minLength": 1, "maxLength": 255,
+                     "description": "Address it listens on (default: the studio's --host). 监听地址。"},
+            "public_url": {"type": "string", "pattern": "^https?://", "maxLength": 500,
+                           "description": "Base URL applicants' phones reach (the QR code), e.g. "
+                                          "https://jobs.example.cn; default http://<this machine>:<port>."},
+            "trusted_proxies": {"type": "array", "maxItems": 64,
+                                "items": {"type": "string", "minLength": 1, "maxLength": 64},
+                                "description": "Addresses or networks (CIDR) of your reverse proxies. Only a request "
+                                               "from one of them may name the client in X-Forwarded-For. 可信代理。"},
             "rate_per_minute": {"type": "number", "exclusiveMinimum": 0,
                                 "description": "Posts per client address per minute (default 5)."},
             "burst": {"type": "integer", "minimum": 1, "description": "Posts at once (default 5)."},
             "max_jobs": {"type": "integer", "minimum": 1, "maximum": 30},
-            "trust_forwarded": {"type": "boolean",
-                                "description": "Behind a reverse proxy: client address from X-Forwarded-For."},
         },
     },
 }

@@ -4,23 +4,22 @@ One hub per show (created by Show when a source has `kind: webrtc`). It decides
 who may publish into a slot (token, slot taken, takeover, the same page coming
 back after a drop), owns the PhonePeers, pushes tally to the join pages, and
 reports every phone's figures in the slot and as `phone` events.
-HTTP lives in whip.py (publishing) and join.py (join page, operator API).
+It receives only what it uses (the phone slots, their settings, the scenes, who is
+on air, a way to publish); HTTP lives in web/phone.py and web/operator.py.
 """
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import os
 import re
 import secrets
 import time
-from typing import Any
-
-from starlette.routing import BaseRoute
+from typing import Any, Callable, Mapping
 
 from ..refusal import Refusal
 from ..sources.base import SourceSlot
+from ..tokens import same_secret
 from .peer import PhonePeer
 from .sdp import SdpError, check_offer
 from .source import mark_waiting, phone_options
@@ -59,13 +58,25 @@ class PageChannel:
 
 
 class PhoneHub:
-    """Phone slots of one show. `show` gives config, bus, base_url and engine (slots, program, preview)."""
+    """Phone slots of one show.
 
-    def __init__(self, show: Any) -> None:
-        self.show = show
-        self.names = [n for n, s in show.config.sources.items() if s.kind == "webrtc"]
-        slots = show.engine.slots
-        self.options = {n: phone_options(show.config.sources[n], (slots[n].width, slots[n].height) if n in slots else None)
+    `slots`: the engine's slot of each phone source; `sources`: their settings;
+    `scenes`: the show's scenes (for tally); `on_air()`: (program, preview) scene
+    names; `publish(event, fields)`: where `phone` events go.
+    """
+
+    def __init__(self, slots: Mapping[str, SourceSlot], sources: Mapping[str, Any], scenes: Mapping[str, Any],
+                 on_air: Callable[[], tuple[str | None, str | None]], publish: Callable[..., None],
+                 ice_servers: tuple[Any, ...] = (), show_name: str = "") -> None:
+        self.slots = slots
+        self.sources = sources
+        self.scenes = scenes
+        self.on_air = on_air
+        self.emit = publish
+        self.ice_servers = ice_servers
+        self.show_name = show_name
+        self.names = [n for n, s in sources.items() if s.kind == "webrtc"]
+        self.options = {n: phone_options(sources[n], (slots[n].width, slots[n].height) if n in slots else None)
                         for n in self.names}
         self.tokens: dict[str, str] = {}
         self.takeover: dict[str, bool] = {n: False for n in self.names}
@@ -81,7 +92,6 @@ class PhoneHub:
 
     # --- life cycle --------------------------------------------------------
     async def start(self) -> None:
-        self.show.bus.listeners.append(self._on_event)
         for name in self.names:
             if self.slot(name).state == "idle":   # the engine starts PhoneSource; this covers a hub used alone
                 mark_waiting(self.slot(name))
@@ -91,26 +101,27 @@ class PhoneHub:
         """Close every peer (the show is stopping)."""
         if self._watch:
             self._watch.cancel()
-        if self._on_event in self.show.bus.listeners:
-            self.show.bus.listeners.remove(self._on_event)
         await asyncio.gather(*(peer.close("show stopped") for peer in list(self.peers.values())),
                              return_exceptions=True)
-
-    def routes(self) -> list[BaseRoute]:
-        from . import join, whip
-
-        return [*whip.routes(self), *join.routes(self)]
 
     # --- slots and tokens -----------------------------------------------------
     def has(self, name: str) -> bool:
         return name in self.options
 
     def slot(self, name: str) -> SourceSlot:
-        return self.show.engine.slots[name]
+        return self.slots[name]
 
-    def token_ok(self, name: str, token: str | None) -> bool:
-        real = self.tokens.get(name)
-        return bool(token and real) and hmac.compare_digest(token.encode(), real.encode())  # type: ignore[union-attr]
+    def token_ok(self, name: str, token: object) -> bool:
+        return same_secret(token, self.tokens.get(name))
+
+    def page_settings(self, name: str) -> dict[str, Any]:
+        """What the join page is told about its slot (public: no secrets)."""
+        label = self.sources[name].label or name
+        return {"slot": name, "label": label, "show": self.show_name, **self.options[name]}
+
+    def ice_for_peer(self) -> list[dict[str, Any]]:
+        """STUN/TURN servers with credentials, for a page that proved its slot token."""
+        return [server.for_peer() for server in self.ice_servers]
 
     async def rotate(self, name: str, kick: bool = True) -> str:
         """A fresh token; the old link stops working. `kick` also ends the phone that used it."""
@@ -153,7 +164,7 @@ class PhoneHub:
             peer = PhonePeer(self.slot(name), secrets.token_urlsafe(12), client,
                              audio=bool(self.options[name]["audio"]),
                              max_bitrate_kbps=self.options[name]["max_bitrate_kbps"], closed=self._peer_closed,
-                             ice_servers=getattr(self.show.config, "ice_servers", ()))
+                             ice_servers=self.ice_servers)
             try:
                 answer = await peer.accept(offer)
             except Exception as exc:   # aiortc rejects what check_offer let through: still the offer's fault
@@ -179,7 +190,7 @@ class PhoneHub:
         if peer is None or peer.slot.name != name:
             raise Refusal(404, "no such WHIP session (it ended or was replaced)")
         opened_with = self._session_tokens.get(session, "")
-        if not (self.token_ok(name, token) or (token and hmac.compare_digest(token.encode(), opened_with.encode()))):
+        if not (self.token_ok(name, token) or same_secret(token, opened_with)):
             raise Refusal(401, "wrong token for this session")
         await peer.close("publisher ended the session")
 
@@ -198,14 +209,14 @@ class PhoneHub:
     # --- pages (tally, stats from the phone) ----------------------------------------
     def tally(self, name: str) -> str:
         """program (red), preview (green) or off, from the scenes on program and preview."""
-        engine, scenes = self.show.engine, self.show.config.scenes
+        program, preview = self.on_air()
 
         def shows(scene: str | None) -> bool:
-            return scene in scenes and name in scenes[scene].visible_sources()
+            return scene in self.scenes and name in self.scenes[scene].visible_sources()
 
-        if shows(getattr(engine, "program", None)):
+        if shows(program):
             return "program"
-        if shows(getattr(engine, "preview", None)):
+        if shows(preview):
             return "preview"
         return "off"
 
@@ -224,8 +235,9 @@ class PhoneHub:
     def close_page(self, page: PageChannel) -> None:
         self.pages[page.slot].discard(page)
 
-    def page_stats(self, page: PageChannel, stats: dict[str, Any]) -> None:
-        """Figures the phone measured itself (RTT, what its encoder really sends)."""
+    def page_stats(self, page: PageChannel, message: dict[str, Any]) -> None:
+        """Figures the phone measured itself (RTT, what its encoder really sends); only numbers we asked for."""
+        stats = clean_stats(message)
         page.stats = stats
         peer = self.peers.get(page.slot)
         if peer is not None and peer.client == page.client and stats.get("rtt_ms") is not None:
@@ -236,9 +248,9 @@ class PhoneHub:
             if client is None or page.client == client:
                 page.send(message)
 
-    def _on_event(self, event: Any) -> None:
-        if event.type in ("program", "preview"):
-            self._push_tally()
+    def on_air_changed(self) -> None:
+        """Program or preview changed: tell the pages whose tally changed."""
+        self._push_tally()
 
     def _push_status(self) -> None:
         """Every page hears from us once a second: its heartbeat, tally and `receiving`."""
@@ -280,7 +292,7 @@ class PhoneHub:
                 self._publish(name, "stats", **peer.info(), width=slot.input_width, height=slot.input_height)
 
     def _publish(self, name: str, event: str, **data: Any) -> None:
-        self.show.bus.publish("phone", name=name, event=event, **data)
+        self.emit("phone", name=name, event=event, **data)
 
     # --- operator view -----------------------------------------------------------
     def info(self, name: str) -> dict[str, Any]:
@@ -288,3 +300,13 @@ class PhoneHub:
         return {"name": name, "state": self.slot(name).state, "tally": self.tally(name),
                 "takeover": self.takeover[name], "options": self.options[name],
                 "phone": peer.info() if peer else None}
+
+
+def clean_stats(message: Mapping[str, Any]) -> dict[str, Any]:
+    """Only numbers we asked for: the page is not trusted with anything else."""
+    out: dict[str, Any] = {}
+    for key in ("bitrate_kbps", "fps", "width", "height", "rtt_ms"):
+        value = message.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1e6:
+            out[key] = round(float(value), 1)
+    return out

@@ -1,49 +1,48 @@
-"""The one ASGI app: operator API and WebSocket, panel, phone pages, applicant form.
+"""The two ASGI apps: the studio's (operator + phones) and the public apply service's.
 
-Each part contributes its routes; the token gate sits in front of `/api`, `/ws`
-and `/metrics`. Public pages (the apply form, the phone join page, WHIP with its
-own slot token) are reachable without the operator token.
+Routes come from web/routes.py; refusals are rendered by web/errors.py. Handlers
+read the owners of commands from `app.state`: `show`, `hub` (phones), `jobfair`,
+`thumbs`, `token` on the studio; `public` on the public service.
 """
 from __future__ import annotations
 
 import contextlib
-from typing import AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute
 
-from ..show import Show
-from . import api, ws
-from .auth import TokenMiddleware
-
-PUBLIC_API = ("/api/public/",)
+from .errors import EXCEPTION_HANDLERS
+from .openapi import document
+from .routes import public_routes, studio_routes
 
 
-def create_app(show: Show) -> Starlette:
-    routes = [*api.routes(show), *ws.routes(show)]
-    if show.jobfair is not None:
-        from ..jobfair.web import routes as jobfair_routes
+def build(routes: list[BaseRoute], lifespan: Callable[[Starlette], Any] | None = None, **state: Any) -> Starlette:
+    """An app serving `routes` with our refusal handlers and `state` on `app.state` (tests use it directly)."""
+    app = Starlette(routes=routes, exception_handlers=dict(EXCEPTION_HANDLERS), lifespan=lifespan)
+    for key, value in state.items():
+        setattr(app.state, key, value)
+    return app
 
-        routes += jobfair_routes(show.jobfair)
-    if show.phones is not None:
-        routes += show.phones.routes()
-    try:
-        from ..panel.web import routes as panel_routes
-    except ImportError:   # the panel is optional for API-only use
-        panel_routes = None
-    if panel_routes is not None:
-        routes += panel_routes(show)
 
-    async def not_found(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": f"not found: {request.url.path}"}, 404)
+def studio_app(show: Any, token: str, hub: Any = None, jobfair: Any = None, thumbs: Any = None,
+               lifespan: Callable[[Starlette], Any] | None = None) -> Starlette:
+    """The studio's routes over the given owners (no life cycle of its own unless `lifespan`)."""
+    name = getattr(getattr(show, "config", None), "name", "show")
+    return build(studio_routes(), lifespan, show=show, hub=hub, jobfair=jobfair, token=token, thumbs=thumbs,
+                 openapi=lambda: document(title=f"stream-ops: {name}"))
 
-    async def method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": f"method {request.method} not allowed on {request.url.path}"}, 405)
 
-    async def server_error(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": "internal error; see the server log"}, 500)
+def public_app(service: Any, lifespan: Callable[[Starlette], Any] | None = None) -> Starlette:
+    """The public routes over a job-fair service (no life cycle of its own unless `lifespan`)."""
+    from .public import PublicSide
+
+    return build(public_routes(), lifespan, public=PublicSide(service), jobfair=service)
+
+
+def create_studio_app(show: Any, token: str) -> Starlette:
+    """The studio: the panel, the operator API, `/ws`, phone pages and WHIP. Starts and stops the show."""
+    from ..thumbnails import Thumbnailer
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -53,11 +52,18 @@ def create_app(show: Show) -> Starlette:
         finally:
             await show.stop()
 
-    app = Starlette(
-        routes=routes,
-        middleware=[Middleware(TokenMiddleware, token=show.token, public=PUBLIC_API)],
-        exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
-        lifespan=lifespan,
-    )
-    app.state.show = show
-    return app
+    return studio_app(show, token, hub=show.phones, jobfair=show.jobfair, thumbs=Thumbnailer(show.engine),
+                      lifespan=lifespan)
+
+
+def create_public_app(service: Any) -> Starlette:
+    """The public apply service: the form, withdraw, visit counting. Starts and closes the job-fair service."""
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.close()
+
+    return public_app(service, lifespan)

@@ -7,40 +7,37 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
-from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..events import Subscription
-from ..show import Show
+from .sockets import socket_messages
 
 
-def routes(show: Show) -> list[WebSocketRoute]:
-    async def ws_endpoint(websocket: WebSocket) -> None:
-        await websocket.accept()
-        sub = show.bus.subscribe()
-        try:
-            await websocket.send_text(_state_text(show))
-            sender = asyncio.create_task(_send_events(websocket, sub, show))
-            receiver = asyncio.create_task(_drain(websocket))
-            # Whichever ends first (client gone, send failed) ends the other.
-            done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        except (WebSocketDisconnect, RuntimeError, ConnectionError):
-            pass
-        finally:
-            show.bus.unsubscribe(sub)
-
-    return [WebSocketRoute("/ws", ws_endpoint)]
+async def events_socket(websocket: WebSocket) -> None:
+    show = websocket.app.state.show
+    sub = show.bus.subscribe()
+    try:
+        await websocket.send_text(_state_text(show))
+        sender = asyncio.create_task(_send_events(websocket, sub, show))
+        receiver = asyncio.create_task(_drain(websocket))
+        # Whichever ends first (client gone, send failed) ends the other.
+        done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    except (WebSocketDisconnect, RuntimeError, ConnectionError):
+        pass
+    finally:
+        show.bus.unsubscribe(sub)
 
 
-def _state_text(show: Show) -> str:
+def _state_text(show: Any) -> str:
     return json.dumps({"type": "state", **show.state()}, ensure_ascii=False, default=str)
 
 
-async def _send_events(websocket: WebSocket, sub: Subscription, show: Show) -> None:
+async def _send_events(websocket: WebSocket, sub: Subscription, show: Any) -> None:
     try:
         while True:
             event = await sub.get()
@@ -52,10 +49,5 @@ async def _send_events(websocket: WebSocket, sub: Subscription, show: Show) -> N
 
 async def _drain(websocket: WebSocket) -> None:
     """Read (and ignore) client messages so a close is noticed at once."""
-    try:
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-    except (WebSocketDisconnect, RuntimeError):
-        return
+    async for _ in socket_messages(websocket):
+        pass
