@@ -143,7 +143,10 @@ class PublicServiceChild:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         return subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, pass_fds=(self.sock.fileno(),),
-                                preexec_fn=_child_preexec(), start_new_session=False)
+                                preexec_fn=_child_preexec(),
+                                # Its own session: a Ctrl-C in the studio's terminal is for the studio,
+                                # which then stops the child itself (and PDEATHSIG covers a killed studio).
+                                start_new_session=True)
 
     def start(self) -> None:
         self.proc = self._spawn()

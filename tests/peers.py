@@ -149,6 +149,7 @@ class ShowProcess:
         self.path = tmp / "show.yaml"
         self.path.write_text(textwrap.dedent(yaml_text), encoding="utf-8")
         self.port = free_port()
+        self.public_port = free_port()   # the apply service's own port (used when the show has a fair)
         self.token = token
         self.env = {**os.environ, "STREAM_OPS_TOKEN": token, **(env or {})}
         self.log_path = tmp / "stream-ops.log"
@@ -157,7 +158,8 @@ class ShowProcess:
 
     def start(self) -> None:
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "stream_ops", "run", str(self.path), "--port", str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "stream_ops", "run", str(self.path), "--port", str(self.port),
+                                      "--public-port", str(self.public_port)],
                                      env=self.env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         wait_until(self._healthy, timeout=20, message=f"stream-ops on port {self.port} (log: {self.log_path})")
 
@@ -173,9 +175,11 @@ class ShowProcess:
         return self.log_path.read_text("utf-8", "replace")
 
     def request(self, method: str, path: str, body: Any = None, token: str | None = "default",
-                raw: bytes | None = None) -> tuple[int, Any]:
+                raw: bytes | None = None, public: bool = False) -> tuple[int, Any]:
+        """A request to the studio's port, or with `public` to the apply service's."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method)
+        port = self.public_port if public else self.port
+        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
         if token:
             req.add_header("Authorization", f"Bearer {self.token if token == 'default' else token}")
         if data is not None:

@@ -28,9 +28,15 @@ def build(routes: list[BaseRoute], lifespan: Callable[[Starlette], Any] | None =
 def studio_app(show: Any, token: str, hub: Any = None, jobfair: Any = None, thumbs: Any = None,
                lifespan: Callable[[Starlette], Any] | None = None) -> Starlette:
     """The studio's routes over the given owners (no life cycle of its own unless `lifespan`)."""
-    name = getattr(getattr(show, "config", None), "name", "show")
+    config = getattr(show, "config", None)
+    known: dict[str, list[str]] = {}
+    if config is not None and hasattr(config, "scenes"):
+        known = {"scene": list(config.scenes), "source": list(config.sources), "output": list(config.outputs)}
+    if hub is not None:
+        known["phone"] = list(hub.names)
+    name = getattr(config, "name", "show")
     return build(studio_routes(), lifespan, show=show, hub=hub, jobfair=jobfair, token=token, thumbs=thumbs,
-                 openapi=lambda: document(title=f"stream-ops: {name}"))
+                 openapi=lambda: document(title=f"stream-ops: {name}", known=known))
 
 
 def public_app(service: Any, lifespan: Callable[[Starlette], Any] | None = None) -> Starlette:

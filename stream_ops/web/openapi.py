@@ -7,7 +7,7 @@ what is served. WebSocket routes are listed under `x-websockets`.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Mapping
 
 from .routes import COMMON_REFUSALS, Endpoint, groups
 
@@ -19,15 +19,22 @@ REASONS = {200: "OK", 201: "Created", 204: "No content", 303: "See other", 400: 
            429: "Too many requests", 503: "Not available yet"}
 
 
-def _parameters(ep: Endpoint) -> list[dict[str, Any]]:
-    params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string", "maxLength": 100}}
-              for name in re.findall(r"{(\w+)}", ep.path)]
+def _parameters(ep: Endpoint, known: Mapping[str, list[str]]) -> list[dict[str, Any]]:
+    params = []
+    for name in re.findall(r"{(\w+)}", ep.path):
+        param: dict[str, Any] = {"name": name, "in": "path", "required": True,
+                                 "schema": {"type": "string", "maxLength": 100}}
+        values = known.get(ep.names.get(name, ""), [])
+        if values:   # this show's real names, so a client (or a fuzzer) can reach past the 404
+            param["description"] = f"a {ep.names[name]} of this show: {', '.join(values)}"
+            param["example"] = values[0]
+        params.append(param)
     params += [{"name": name, "in": "query", "required": False, "schema": dict(schema)}
                for name, schema in ep.query.items()]
     return params
 
 
-def _operation(ep: Endpoint, group: str) -> dict[str, Any]:
+def _operation(ep: Endpoint, group: str, known: Mapping[str, list[str]]) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": REASONS.get(ep.status, "OK")}
     if ep.status != 204 and ep.status < 300 or ep.status == 201:
         schema = dict(ep.answer) if ep.answer and ep.produces == "application/json" else (
@@ -39,12 +46,14 @@ def _operation(ep: Endpoint, group: str) -> dict[str, Any]:
     refusals = set(ep.refusals) | set(COMMON_REFUSALS[group] if ep.token or group != "operator" else ())
     if ep.body is not None and not ep.raw:
         refusals |= {413, 422}
+    # Pages answer a refusal with a page; everything else with the JSON error.
+    refusal_content = ({"text/html": {"schema": {"type": "string"}}} if ep.produces == "text/html"
+                       else {"application/json": {"schema": ERROR}})
     for status in sorted(refusals):
-        responses[str(status)] = {"description": REASONS.get(status, "Refused"),
-                                  "content": {"application/json": {"schema": ERROR}}}
+        responses[str(status)] = {"description": REASONS.get(status, "Refused"), "content": refusal_content}
     op: dict[str, Any] = {"summary": ep.summary, "tags": [group], "responses": responses,
                           "operationId": f"{ep.method.lower()}_{re.sub(r'[^a-zA-Z0-9]+', '_', ep.path).strip('_')}"}
-    params = _parameters(ep)
+    params = _parameters(ep, known)
     if params:
         op["parameters"] = params
     if ep.body is not None:
@@ -57,8 +66,10 @@ def _operation(ep: Endpoint, group: str) -> dict[str, Any]:
     return op
 
 
-def document(audience: tuple[str, ...] = ("operator", "phone", "public"), title: str = "stream-ops") -> dict[str, Any]:
-    """The OpenAPI document of the chosen route groups."""
+def document(audience: tuple[str, ...] = ("operator", "phone", "public"), title: str = "stream-ops",
+             known: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
+    """The OpenAPI document of the chosen route groups; `known`: the show's names by kind (scene, source...)."""
+    known = known or {}
     paths: dict[str, dict[str, Any]] = {}
     sockets: dict[str, Any] = {}
     for group, endpoints in groups().items():
@@ -68,7 +79,7 @@ def document(audience: tuple[str, ...] = ("operator", "phone", "public"), title:
             if ep.method == "WS":
                 sockets[ep.path] = {"summary": ep.summary, "tags": [group], "token": ep.token}
                 continue
-            paths.setdefault(ep.path, {})[ep.method.lower()] = _operation(ep, group)
+            paths.setdefault(ep.path, {})[ep.method.lower()] = _operation(ep, group, known)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": "1",

@@ -82,6 +82,10 @@ async def healthz(request: Request, body: dict[str, Any]) -> Any:
     return {"ok": True, "program": show.engine.program, "engine": "running" if show.engine.running else "stopped"}
 
 
+async def openapi(request: Request, body: dict[str, Any]) -> Any:
+    return request.app.state.openapi()
+
+
 async def metrics(request: Request) -> Response:
     return PlainTextResponse(prometheus(request.app.state.show), media_type="text/plain; version=0.0.4")
 

@@ -262,7 +262,8 @@ async def apply_form(request: Request) -> Response:
 async def apply_post(request: Request) -> Response:
     side, service = _side(request), _side(request).service
     values: dict[str, Any] = {}
-    as_json = media_type(request) == "application/json"
+    # A page only answers a browser's form post; any other caller gets the JSON error.
+    as_json = media_type(request) != "application/x-www-form-urlencoded"
     try:
         data, as_json = await _post_fields(request, APPLY_BODY)
         jobs = data.get("jobs", data.get("job"))
@@ -289,7 +290,8 @@ async def withdraw_form(request: Request) -> Response:
 
 async def withdraw_post(request: Request) -> Response:
     side, service = _side(request), _side(request).service
-    as_json = media_type(request) == "application/json"
+    # A page only answers a browser's form post; any other caller gets the JSON error.
+    as_json = media_type(request) != "application/x-www-form-urlencoded"
     try:
         data, as_json = await _post_fields(request, WITHDRAW_BODY)
         result = await service.withdraw(data.get("phone"), data.get("code"))

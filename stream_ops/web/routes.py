@@ -72,6 +72,7 @@ class Endpoint:
     refusals: tuple[int, ...] = ()               # besides the ones every route of its group may give
     query: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     token: bool = True                           # the operator token is needed (operator group)
+    names: Mapping[str, str] = field(default_factory=dict)   # path parameter -> what it names (scene, source...)
 
 
 OPERATOR: tuple[Endpoint, ...] = (
@@ -103,18 +104,21 @@ OPERATOR: tuple[Endpoint, ...] = (
     Endpoint("POST", "/api/outputs/all/stop", operator.outputs_stop_all, "Stop every output",
              body=NO_BODY, answer=answer("outputs")),
     Endpoint("POST", "/api/outputs/{name}/start", operator.output_start, "Start one output", body=NO_BODY,
+             names={"name": "output"},
              answer=answer("name", "state"), refusals=(404,)),
     Endpoint("POST", "/api/outputs/{name}/stop", operator.output_stop, "Stop one output", body=NO_BODY,
+             names={"name": "output"},
              answer=answer("name", "state"), refusals=(404,)),
     Endpoint("POST", "/api/sources/{name}/audio", operator.source_audio, "A source's gain and mute",
+             names={"name": "source"},
              body=obj({"gain_db": {"type": "number", "description": "dB, -60 to +20"},
                        "muted": {"type": "boolean"}}),
              answer=answer("name", "gain_db", "muted"), refusals=(404,)),
-    Endpoint("GET", "/api/scenes/{name}", operator.scene, "One scene's layers", answer=answer("name", "layers"),
+    Endpoint("GET", "/api/scenes/{name}", operator.scene, "One scene's layers", names={"name": "scene"},
+             answer=answer("name", "layers"),
              refusals=(404,)),
     Endpoint("GET", "/metrics", operator.metrics, "Prometheus figures", raw=True, produces="text/plain"),
-    Endpoint("GET", "/api/openapi.json", lambda request, body: request.app.state.openapi(),
-             "This description", answer=answer("openapi", "paths")),
+    Endpoint("GET", "/api/openapi.json", operator.openapi, "This description", answer=answer("openapi", "paths")),
     Endpoint("WS", "/ws", ws.events_socket, "The state, then typed events as they happen"),
     # Thumbnails.
     Endpoint("WS", "/api/thumbs/ws", panel.thumbs_socket, "JPEG thumbnails, newest wins (see docs/panel.md)"),
@@ -124,18 +128,23 @@ OPERATOR: tuple[Endpoint, ...] = (
     Endpoint("GET", "/api/thumbs/preview.jpg", panel.snapshot, "The preview as one JPEG", raw=True,
              produces="image/jpeg", refusals=(503,)),
     Endpoint("GET", "/api/thumbs/source/{name}.jpg", panel.snapshot, "A source as one JPEG", raw=True,
+             names={"name": "source"},
              produces="image/jpeg", refusals=(404, 503)),
     # Phone links (the operator's side of phones).
     Endpoint("GET", "/api/phones", operator.phones, "Every phone slot", answer=answer("phones"), refusals=(404,)),
     Endpoint("GET", "/api/sources/{name}/join", operator.phone_join, "A phone slot's link, QR code and WHIP URL",
+             names={"name": "phone"},
              answer=answer("name", "url", "token"), refusals=(404,)),
     Endpoint("GET", "/api/sources/{name}/join.png", operator.phone_join_png, "The join link's QR code as PNG",
+             names={"name": "phone"},
              raw=True, produces="image/png", refusals=(404,)),
     Endpoint("POST", "/api/sources/{name}/join/rotate", operator.phone_rotate,
              "A new link for the slot; the old one stops working", body=obj({"kick": {"type": "boolean"}}),
+             names={"name": "phone"},
              answer=answer("name", "url", "token"), refusals=(404,)),
     Endpoint("POST", "/api/sources/{name}/join/takeover", operator.phone_takeover,
              "May a second phone replace the first", body=obj({"allow": {"type": "boolean"}}, ("allow",)),
+             names={"name": "phone"},
              answer=answer("name", "takeover"), refusals=(404,)),
     # The job fair, the operator's side.
     Endpoint("POST", "/api/jobfair/feature", operator.fair_feature, "Put a job on air (null takes it off)",
@@ -164,7 +173,7 @@ OPERATOR: tuple[Endpoint, ...] = (
 )
 
 PHONE: tuple[Endpoint, ...] = (
-    Endpoint("GET", "/join/{slot}", phone.join_page, "The phone's join page (token in the URL fragment)",
+    Endpoint("GET", "/join/{slot}", phone.join_page, "The phone's join page (token in the URL fragment)", names={"slot": "phone"},
              raw=True, produces="text/html", refusals=(404,), token=False),
     Endpoint("WS", "/join/{slot}/ws", phone.join_socket, "Tally and notices for the join page", token=False),
     Endpoint("POST", "/whip/{slot}", phone.whip_post, "WHIP: publish into a phone slot (Bearer slot token)",
