@@ -55,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
         print("give both --tls-cert and --tls-key (phones need HTTPS to open their camera)", file=sys.stderr)
         return 2
     return run(loaded[0], loaded[1], host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key,
-               public_port=args.public_port)
+               public_port=args.public_port, apply_service=not args.no_apply_service)
 
 
 def _fair_serve(args: argparse.Namespace) -> int:
@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     p.add_argument("--public-port", type=int, metavar="PORT",
                    help="port of the public apply service (default: the fair's apply.port, 8000)")
+    p.add_argument("--no-apply-service", action="store_true",
+                   help="do not start the public apply service here (it runs elsewhere: stream-ops fair serve)")
     p.set_defaults(func=_run)
 
     fair = sub.add_parser("fair", help="the job fair's public side")

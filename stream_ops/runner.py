@@ -29,7 +29,10 @@ def control_url(show: Show, token: str) -> str:
 
 
 def run(config: ShowConfig, warnings: list[str] | None = None, host: str = "127.0.0.1", port: int = 8080,
-        tls_cert: str | None = None, tls_key: str | None = None, public_port: int | None = None) -> int:
+        tls_cert: str | None = None, tls_key: str | None = None, public_port: int | None = None,
+        apply_service: bool = True) -> int:
+    """Run the show until SIGINT/SIGTERM. `apply_service=False`: the public apply service runs
+    elsewhere (`stream-ops fair serve` on a cloud host, sharing a PostgreSQL store)."""
     # Take the ports before anything starts, so a busy port is one clear line, not a half-started show.
     try:
         sock = bind(host, port)
@@ -39,7 +42,7 @@ def run(config: ShowConfig, warnings: list[str] | None = None, host: str = "127.
         return 1
     sock.set_inheritable(False)
     public_sock = None
-    if config.jobfair is not None:
+    if config.jobfair is not None and apply_service:
         apply = config.jobfair.apply
         public_host, public_port = apply.host or host, public_port or apply.port
         try:
@@ -50,7 +53,7 @@ def run(config: ShowConfig, warnings: list[str] | None = None, host: str = "127.
             sock.close()
             return 1
     show = Show(config, host=host, port=port, scheme="https" if tls_cert else "http",
-                apply_port=public_sock.getsockname()[1] if public_sock else None)
+                apply_port=public_sock.getsockname()[1] if public_sock else public_port)
     token = make_token()
     app = create_studio_app(show, token)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",

@@ -43,7 +43,7 @@ def schemathesis(spec: Path, base: str, *extra: str) -> tuple[int, str]:
     examples = os.environ.get("STREAM_OPS_FUZZ_EXAMPLES", "25")
     cmd = [str(Path(sys.executable).parent / "schemathesis"), "run", str(spec), "-u", base, "--checks", CHECKS,
            "--max-examples", examples, "-w", "1", "--seed", "1", "--no-color", *extra]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=spec.parent,
                           env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
     return done.returncode, done.stdout + done.stderr
 
