@@ -30,8 +30,8 @@ def studio_app(show: Any, token: str, hub: Any = None, jobfair: Any = None, thum
     """The studio's routes over the given owners (no life cycle of its own unless `lifespan`)."""
     config = getattr(show, "config", None)
     known: dict[str, list[str]] = {}
-    if config is not None and hasattr(config, "scenes"):
-        known = {"scene": list(config.scenes), "source": list(config.sources), "output": list(config.outputs)}
+    for kind, attr in (("scene", "scenes"), ("source", "sources"), ("output", "outputs")):
+        known[kind] = list(getattr(config, attr, None) or ())
     if hub is not None:
         known["phone"] = list(hub.names)
     name = getattr(config, "name", "show")
