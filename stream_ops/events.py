@@ -189,6 +189,7 @@ class OutputState(Event):
     reconnects: int = doc("reconnections since it started")
     dropped: int = doc("packets dropped because the target was too slow")
     error: str | None = doc("the last error, or null")
+    file: str = doc("recordings only: the file being written, once it is open", None)
 
 
 @dataclass(frozen=True, kw_only=True)

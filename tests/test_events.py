@@ -75,6 +75,13 @@ async def test_show_engine_and_outputs_publish_what_their_classes_declare(tmp_pa
     slot.push_video(frames.solid(slot.width, slot.height, "#c00000"))   # idle -> live: a change
     for out in engine.outputs.values():
         engine._output_changed(out)
+    record = engine.outputs["record"]
+    engine.start_output("record", actor="operator@127.0.0.1")     # a recording says which file it writes
+    try:
+        await wait_for(lambda: record.path is not None)
+        engine._output_changed(record)
+    finally:
+        await asyncio.to_thread(engine.stop_output, "record")
     engine._status_tick(10)                                             # levels, engine, refreshes
     await show.set_source_audio("red", gain_db=-6.0, muted=True)
     bus.log("开播 show started: test", actor="system")
@@ -83,6 +90,7 @@ async def test_show_engine_and_outputs_publish_what_their_classes_declare(tmp_pa
     want = {("program", None), ("preview", None), ("source_state", None), ("output_state", None),
             ("levels", None), ("engine", None), ("source_audio", None), ("log", None)}
     assert want <= seen.types()
+    assert any(e["type"] == "output_state" and e.get("file") for e in seen.seen)
     for entry in seen.seen:
         validate(entry)
     validate({"type": "state", **show.state()})
