@@ -413,9 +413,10 @@ def event_class(type: str, fields: dict[str, Any]) -> type[Event]:
     key = _DISCRIMINATOR[type]
     if key not in fields:
         raise TypeError(f"event {type!r}: missing field {key} (one of {', '.join(by_variant)})")
-    cls = by_variant.get(fields[key])
+    value = fields[key]
+    cls = by_variant.get(value) if isinstance(value, str) else None
     if cls is None:
-        raise ValueError(f"event {type!r}: {key}={fields.get(key)!r} is not one of {', '.join(by_variant)}")
+        raise ValueError(f"event {type!r}: {key}={value!r} is not one of {', '.join(by_variant)}")
     return cls
 
 
