@@ -64,7 +64,7 @@ async def test_show_engine_and_outputs_publish_what_their_classes_declare(tmp_pa
     (tmp_path / "show.yaml").write_text(textwrap.dedent(SHOW), encoding="utf-8")
     config, problems = load_show(tmp_path / "show.yaml")
     assert config is not None, problems
-    show = Show(config, token="t")
+    show = Show(config)
     bus, engine = show.bus, show.engine
     bus.bind(asyncio.get_running_loop())
     seen = Recorder(bus)
