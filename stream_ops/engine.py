@@ -148,7 +148,7 @@ class Engine:
             self.transition = None
         self.program = scene
         self.bus.publish_threadsafe("program", scene=scene, previous=old, transition=kind, duration_ms=duration_ms, actor=actor)
-        self._emit_log(f"节目 program {old} → {scene}（{'淡化 fade ' + str(duration_ms) + ' ms' if kind == 'fade' else '切 cut'}）", actor=actor)
+        self._emit_log(f"节目 program {old} → {scene}（{'淡化 fade ' + str(duration_ms) + ' ms' if kind == 'fade' else '切 cut'}）", actor=actor, en=f"program {old} → {scene} ({'fade ' + str(duration_ms) + ' ms' if kind == 'fade' else 'cut'})")
 
     def set_preview(self, scene: str, actor: str = "operator") -> None:
         if scene != self.preview:
@@ -210,7 +210,7 @@ class Engine:
                 self.render_errors += 1
                 if self.render_errors in (1, 10, 100) or self.render_errors % 1000 == 0:
                     log.exception("rendering %s failed (%d times)", self.program, self.render_errors)
-                    self._emit_log(f"场景 {self.program} 渲染出错，保持上一帧 rendering failed; showing the last good frame", level="error")
+                    self._emit_log(f"场景 {self.program} 渲染出错，保持上一帧 rendering failed; showing the last good frame", level="error", en=f"scene {self.program}: rendering failed; showing the last good frame")
                 canvas = self.last_program if self.last_program is not None else frames.blank(self.width, self.height)
                 weights = {}
             samples_due = int((n + 1) * sr // self.fps) - audio_pos

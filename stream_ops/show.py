@@ -220,7 +220,7 @@ class Show:
             "outputs": [o.info() for o in self.engine.outputs.values()],
             "engine": self.engine.stats(),
             "levels": self.engine.levels(),
-            "log": self.bus.history[-100:],
+            "log": list(self.bus.history),
         }
         if self.public_service is not None:
             state["apply_service"] = {**self.public_service.info(), "url": f"{self.apply_base}/apply"}

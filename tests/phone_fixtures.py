@@ -100,7 +100,7 @@ def hub_show(names: tuple[str, ...] = ("phone1",), width: int = 640, height: int
         "none": SceneConfig("none", (LayerConfig("color"),)),
     }
     audio = AudioSettings()
-    config = SimpleNamespace(name="phone-test", sources=sources, scenes=scenes, audio=audio, public_url=None,
+    config = SimpleNamespace(name="phone-test", sources=sources, scenes=scenes, outputs={}, audio=audio, public_url=None,
                              path=Path("show.yaml"))
     slots = {n: SourceSlot(sources[n], width, height, audio.sample_rate, audio.channels) for n in names}
     engine = SimpleNamespace(slots=slots, program=program, preview=preview)

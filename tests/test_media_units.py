@@ -159,7 +159,7 @@ def test_slow_client_loses_only_its_own_messages():
         bus.bind(asyncio.get_running_loop())
         slow, fast = bus.subscribe(), bus.subscribe()
         for i in range(10):
-            bus.publish("preview", scene=f"s{i}")
+            bus.publish("preview", scene=f"s{i}", actor="test")
             await fast.get()
         got = [slow.queue.get_nowait() for _ in range(slow.queue.qsize())]
         assert any(e.type == "resync" for e in got)

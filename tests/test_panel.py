@@ -424,11 +424,53 @@ def test_two_browsers_see_the_same_state(browser, panel, rig):
     try:
         panel.page.click('.scene[data-key="grid"]')
         other.page.wait_for_selector('.scene[data-key="grid"].on-preview')
-        assert other.page.locator("#take").inner_text().startswith("TAKE")
+        # English labels are not doubled ("TAKE / TAKE"); Chinese keeps its English subtitle.
+        assert other.page.locator("#take").inner_text() == "TAKE"
+        assert other.page.locator("#auto").inner_text() == "AUTO"
+        assert panel.page.locator("#take").inner_text().split() == ["切换", "TAKE"]
         other.page.screenshot(path=str(SHOTS / "panel-en.png"), full_page=True)
         assert not other.errors, other.errors
     finally:
         other.close()
+
+
+def refreshes(page) -> int:
+    """Source and output state events this page has received (live ones re-send theirs every second)."""
+    return page.evaluate("(window.streamOps.S.received.source_state || 0) + (window.streamOps.S.received.output_state || 0)")
+
+
+@pytest.mark.slow
+def test_log_keeps_a_program_switch_through_refreshes_a_reload_and_english(browser, rig):
+    p = Panel(browser, rig.show)
+    try:
+        page = p.page
+        before = api_state(rig)["program"]
+        target = "red" if before != "red" else "blue"
+        page.click(f'.scene[data-key="{target}"]')
+        page.wait_for_selector(f'.scene[data-key="{target}"].on-preview')
+        page.click("#take")
+        wait_until(lambda: api_state(rig)["program"] == target, timeout=5, message=f"program = {target}")
+        zh = f"节目 program {before} → {target}（切 cut）"
+        en = f"program {before} → {target} (cut)"
+        page.wait_for_selector(f'#log li:has-text("{zh}")')
+        # The old 100-entry history lost a switch after 100 of these; the history now keeps only facts.
+        start = refreshes(page)
+        wait_until(lambda: refreshes(page) - start >= 120, timeout=90, message="120 state refreshes after the switch")
+        assert page.locator(f'#log li:has-text("{zh}")').count() == 1
+        page.reload()   # the log is drawn again from the server's history
+        page.wait_for_selector("body:not(.offline)")
+        assert page.locator(f'#log li:has-text("{zh}")').count() == 1
+        page.click("#lang")   # English: the same log, in English, and TAKE once
+        assert page.locator("#take").inner_text() == "TAKE"
+        line = page.locator(f'#log li:has-text("{en}")')
+        assert line.count() == 1 and "节目" not in line.inner_text()
+        assert page.locator("#log li:not(.empty)").count() > 1
+        page.screenshot(path=str(SHOTS / "panel-en-log.png"), full_page=True)
+        page.click("#lang")
+        assert page.locator(f'#log li:has-text("{zh}")').count() == 1
+        assert not p.errors, p.errors
+    finally:
+        p.close()
 
 
 @pytest.mark.slow
@@ -490,9 +532,17 @@ def test_phone_slot_join_dialog_rotates_the_link_and_allows_takeover(browser, tm
         page.click(".join-actions .danger")
         wait_until(lambda: show.request("GET", "/api/sources/phone1/join")[1]["url"] != before, 5,
                    message="a new join link")
+        # The hub's phone events (name, event, kicked/allow) drawn with the slot's label, not "undefined".
+        page.wait_for_selector('#log li:has-text("手机「手机1」换了新链接，旧链接作废，正在用它的手机已断开")')
         wait_js(page, f"document.querySelector('.join-url').textContent === {show.request('GET', '/api/sources/phone1/join')[1]['url']!r}")
         page.click(".join-actions button:not(.danger)")
         page.wait_for_selector(".toast-info")
+        page.wait_for_selector('#log li:has-text("手机「手机1」：允许另一台手机接替")')
+        page.keyboard.press("Escape")
+        page.click("#lang")
+        page.wait_for_selector('#log li:has-text("Phone “手机1”: another phone may take over")')
+        page.wait_for_selector('#log li:has-text("Phone “手机1”: new join link")')
+        assert "undefined" not in page.inner_text("#log") and "📱" not in page.inner_text("#log")
         assert not [e for e in panel.errors if "HTTP" in e], panel.errors
     finally:
         panel.close()

@@ -284,7 +284,7 @@ async def test_tally_follows_program_and_preview() -> None:
     async with serve_hub(show) as (hub, base):
         assert hub.tally("phone1") == "program" and hub.tally("phone2") == "preview"
         show.engine.program, show.engine.preview = "none", "cam"
-        show.bus.publish("program", scene="none")
+        show.bus.publish("program", scene="none", previous="cam", transition="cut", duration_ms=0, actor="test")
         assert hub.tally("phone1") == "preview" and hub.tally("phone2") == "off"
 
 
@@ -326,7 +326,7 @@ async def test_chromium_join_page_goes_live_and_comes_back_after_a_drop() -> Non
             await wait_for(lambda: slot.extra.get("rtt_ms") is not None, timeout=6)   # the page reports its RTT
             # Operator takes the slot off program: the phone sees it.
             show.engine.program = "none"
-            show.bus.publish("program", scene="none")
+            show.bus.publish("program", scene="none", previous="cam", transition="cut", duration_ms=0, actor="test")
             await page.wait_for_function("document.body.dataset.tally === 'off'", timeout=3000)
             # Drop: the server loses the phone's connection; the page must come back by itself.
             old = hub.peers["phone1"]

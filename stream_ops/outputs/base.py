@@ -176,7 +176,7 @@ class Output:
                 backoff = BACKOFF_START_S
             self.reconnects += 1
             self._set_state("reconnecting")
-            self.emit_log(f"推流重连 output {self.name}: {self.error or 'connection lost'}; {backoff:.1f} 秒后重试 retrying in {backoff:.1f} s", level="warning")
+            self.emit_log(f"推流重连 output {self.name}: {self.error or 'connection lost'}; {backoff:.1f} 秒后重试 retrying in {backoff:.1f} s", level="warning", en=f"output {self.name}: {self.error or 'connection lost'}; retrying in {backoff:.1f} s")
             self._stop.wait(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX_S)
 

@@ -13,7 +13,11 @@ const S = {
   transitionTouched: false,
   lastOutputState: {},  // name -> state, so the log shows changes, not every figure update
   dropped: {},          // source name -> true from "no signal" until frames come back
+  log: [],              // the event log's entries, oldest first (drawn again in the chosen language)
+  received: {},         // type -> events received (for tests and the curious)
 };
+const LOG_SIZE = 1000;        // as many as the server's history: an hour of a busy operator
+const COLLAPSE_WINDOW = 10;   // the server's rule: a repeated warning replaces its earlier copy
 const meters = new Map();   // "program" | source name -> {rms, peak, value}
 let thumbs = null;
 
@@ -151,17 +155,20 @@ function applySourceAudio({ name, gain_db, muted }) {
 }
 
 function onMessage(ev) {
+  S.received[ev.type] = (S.received[ev.type] || 0) + 1;
   switch (ev.type) {
     case "state": {
       const { type, seq, ts, ...state } = ev;
       S.state = state;
       S.startedLocal = state.show.started_at ? Date.now() / 1000 - (state.show.on_air_s || 0) : null;
       for (const o of state.outputs) o._at = performance.now();
-      S.lastOutputState = {};
       // Replay the history so a page opened mid-outage still knows which sources dropped.
       for (const ev of [...(state.log || []).filter((e) => e.type === "source_state"), ...state.sources]) markDrop(ev);
+      // The server's history holds only facts (each output_state in it is a change): keep what the log shows.
+      S.log = (state.log || []).filter(shownInLog).slice(-LOG_SIZE);
+      S.lastOutputState = Object.fromEntries(state.outputs.map((o) => [o.name, o.state]));
       renderAll();
-      renderLog(true);
+      renderLog();
       break;
     }
     case "program":
@@ -176,11 +183,19 @@ function onMessage(ev) {
       break;
     case "source_state": applySource(ev); break;
     case "source_audio": applySourceAudio(ev); break;
-    case "output_state": applyOutput(ev); addLog(ev); break;
+    case "output_state": {
+      // Once a second a running output re-sends its figures: only a change of state is news.
+      const changed = S.lastOutputState[ev.name] !== ev.state;
+      S.lastOutputState[ev.name] = ev.state;
+      applyOutput(ev);
+      if (changed) addLog(ev);
+      break;
+    }
     case "levels": S.state.levels = ev; renderLevels(); break;
     case "engine": S.state.engine = ev; renderEngine(); break;
     case "log": addLog(ev); break;
-    case "jobfair": applyJobfair(ev); break;
+    case "phone": if (shownInLog(ev)) addLog(ev); break;
+    case "jobfair": applyJobfair(ev); if (shownInLog(ev)) addLog(ev); break;
     default: break;
   }
 }
@@ -315,8 +330,9 @@ function renderOutputs() {
     card.querySelector(".label").textContent = o.label || o.name;
     card.querySelector(".platform").textContent = o.platform && o.platform !== o.label ? o.platform : o.kind;
     card.querySelector(".state-pill").textContent = t(`out.${o.state}`);
-    card.querySelector(".target").textContent = o.target || "";
-    card.querySelector(".target").title = o.target || "";
+    // A recording shows the file it writes (its target is the path template).
+    card.querySelector(".target").textContent = o.file || o.target || "";
+    card.querySelector(".target").title = o.file || o.target || "";
     card.querySelector(".kbps").textContent = o.state === "live" ? Math.round(o.kbps || 0).toLocaleString() : "—";
     card.querySelector(".reconnects").textContent = o.reconnects ?? 0;
     card.querySelector(".dropped").textContent = o.dropped ?? 0;
@@ -403,13 +419,34 @@ function renderEngine() {
 }
 
 // --- event log -------------------------------------------------------------------
+// Lines come from the server's `log` events (written Chinese first, then English, with the
+// English alone in `en`) and from typed events drawn here in the chosen language.
+const PHONE_KEYS = { offer: "ph.offer", left: "ph.left", refused: "ph.refused", token_rotated: "ph.token_rotated" };
+
+function phoneText(ev) {
+  const who = sourceLabel(ev.name);
+  if (ev.event === "takeover") return t(ev.allow ? "ph.takeover_on" : "ph.takeover_off", { name: who });
+  if (ev.event === "token_rotated" && ev.kicked) return t("ph.token_rotated_kicked", { name: who });
+  const text = t(PHONE_KEYS[ev.event] || ev.event, { name: who, reason: ev.reason ?? "", codec: ev.codec ?? "" });
+  return ev.event === "offer" && ev.replaced ? `${text} · ${t("ph.replaced")}` : text;
+}
+
+function jobfairText(ev) {
+  if (ev.kind === "feature") {
+    return ev.featured ? t("jf.feature_on", { job: ev.featured.job, title: ev.featured.title || "" }).trim() : t("jf.feature_off");
+  }
+  if (ev.kind === "segment") {
+    return ev.segment ? t("jf.segment_on", { name: ev.segment.name || ev.segment.employer }) : t("jf.segment_off");
+  }
+  return ev.kind;
+}
+
 function logText(ev) {
   switch (ev.type) {
-    case "program": return t("ev.program", { scene: sceneLabel(ev.scene) }) + (ev.transition && ev.transition !== "cut" ? ` (${t(ev.transition)} ${ev.duration_ms} ms)` : "");
-    case "preview": return t("ev.preview", { scene: sceneLabel(ev.scene) });
+    case "log": return currentLang() === "en" ? ev.en || ev.message : ev.message;
     case "output_state": return t("ev.output", { name: outputLabel(ev.name), state: t(`out.${ev.state}`) }) + (ev.error ? ` — ${ev.error}` : "");
-    case "source_state": return t("ev.source", { name: sourceLabel(ev.name), state: t(`src.${ev.state}`) }) + (ev.error && ev.state !== "live" ? ` — ${ev.error}` : "");
-    case "phone": return `📱 ${ev.message || ev.name || ""} ${ev.state || ""}`.trim();
+    case "phone": return phoneText(ev);
+    case "jobfair": return jobfairText(ev);
     default: return ev.message || ev.type;
   }
 }
@@ -417,44 +454,58 @@ function logText(ev) {
 function logLevel(ev) {
   if (ev.level) return ev.level;
   if (ev.type === "output_state") return { failed: "error", reconnecting: "warning", live: "ok" }[ev.state] || "info";
-  if (ev.type === "source_state") return { no_signal: "error", connecting: "warning", live: "ok" }[ev.state] || "info";
-  if (ev.type === "program") return "program";
+  if (ev.type === "phone") return { offer: "ok", left: "warning", refused: "warning" }[ev.event] || "info";
+  if (ev.type === "jobfair") return "program";
   return "info";
 }
 
-// A line per change: output figures repeat often, only a state change is news.
-// Sources and program changes are left out: the engine writes its own log lines for
-// them (with the actor); preview changes are not news.
-function isNews(ev) {
-  if (ev.type === "output_state") {
-    const news = S.lastOutputState[ev.name] !== ev.state;
-    S.lastOutputState[ev.name] = ev.state;
-    return news;
+// What the log shows of the server's history. Program switches and sources dropping or
+// returning are left out as typed events: the engine writes a line for each (with the actor).
+// Previews, figures and counts are not news.
+function shownInLog(ev) {
+  switch (ev.type) {
+    case "log": case "output_state": return true;
+    case "phone": return ev.event !== "stats";
+    case "jobfair": return ev.kind === "feature" || ev.kind === "segment";
+    default: return false;
   }
-  return ["log", "phone"].includes(ev.type);
 }
+
+// The server's rule (events.py): a warning or error that repeats, numbers aside, within the
+// last few lines replaces its earlier copy and counts the repeats.
+const repeatKey = (ev) => ev.type === "log" && (ev.level === "warning" || ev.level === "error")
+  ? `${ev.actor}|${ev.level}|${ev.message.replace(/\b\d+(?:\.\d+)?\b/g, "#")}` : null;
 
 function logLine(ev) {
   return h("li", { class: `lvl-${logLevel(ev)}` },
     h("time", {}, clockTime(ev.ts || Date.now() / 1000)),
-    h("span", { class: "msg" }, logText(ev)),
+    h("span", { class: "msg" }, logText(ev), ev.repeats > 1 ? h("span", { class: "repeats" }, ` ×${ev.repeats}`) : null),
     ev.actor ? h("span", { class: "actor" }, ev.actor) : null);
 }
 
+// Newest first; drawn whole again when the language changes.
 function renderLog() {
-  const lines = [];
-  for (const ev of S.state.log || []) if (isNews(ev)) lines.push(logLine(ev));
-  for (const o of S.state.outputs) S.lastOutputState[o.name] = o.state;
-  lines.reverse();
+  const lines = S.log.map(logLine).reverse();
   $("#log").replaceChildren(...(lines.length ? lines : [h("li", { class: "empty" }, t("empty_log"))]));
 }
 
 function addLog(ev) {
-  if (!isNews(ev)) return;
   const list = $("#log");
+  const key = repeatKey(ev);
+  if (key) {
+    const recent = S.log.length - Math.min(COLLAPSE_WINDOW, S.log.length);
+    for (let i = S.log.length - 1; i >= recent; i--) {
+      if (repeatKey(S.log[i]) !== key) continue;
+      ev = { ...ev, repeats: (S.log[i].repeats || 1) + 1 };
+      S.log.splice(i, 1);
+      list.children[S.log.length - i]?.remove();   // the list is newest first
+      break;
+    }
+  }
+  S.log.push(ev);
   list.querySelector(".empty")?.remove();
   list.prepend(logLine(ev));
-  while (list.children.length > 300) list.lastChild.remove();
+  while (S.log.length > LOG_SIZE) { S.log.shift(); list.lastChild.remove(); }
 }
 
 // --- job fair (optional: only when the show has one) ----------------------------------
