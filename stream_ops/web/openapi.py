@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
+from ..events import schema as event_schemas
 from .routes import COMMON_REFUSALS, Endpoint, groups
 
 ERROR = {"type": "object", "required": ["error", "code"],
@@ -78,6 +79,9 @@ def document(audience: tuple[str, ...] = ("operator", "phone", "public"), title:
         for ep in endpoints:
             if ep.method == "WS":
                 sockets[ep.path] = {"summary": ep.summary, "tags": [group], "token": ep.token}
+                if ep.path == "/ws":   # what /ws sends: one of the typed events (stream_ops/events.py)
+                    sockets[ep.path]["messages"] = [{"$ref": f"#/components/schemas/Event.{name}"}
+                                                    for name in event_schemas()]
                 continue
             paths.setdefault(ep.path, {})[ep.method.lower()] = _operation(ep, group, known)
     return {
@@ -87,6 +91,6 @@ def document(audience: tuple[str, ...] = ("operator", "phone", "public"), title:
                                 "routes only on the public apply service's port. See docs/api.md."},
         "paths": paths,
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-                       "schemas": {"Error": ERROR}},
+                       "schemas": {"Error": ERROR, **{f"Event.{name}": schema for name, schema in event_schemas().items()}}},
         "x-websockets": sockets,
     }
