@@ -570,6 +570,12 @@ function renderJobfair() {
   for (const p of Object.values(jf.viewers?.platforms || {})) {
     if (p && p.current != null) lines.push(`${p.label || ""} ${t("viewers")} ${p.current}`);
   }
+  // The public apply service is a process of its own: say whether it runs and how often it was restarted.
+  const svc = S.state.apply_service;
+  if (svc) {
+    lines.push(`${t("apply_service")} ${svc.running ? t("apply_up") : t("apply_down")}` +
+      (svc.restarts ? ` (${t("apply_restarts", { n: svc.restarts })})` : "") + ` ${svc.url}`);
+  }
   box.querySelector(".jf-counts").textContent = lines.join(" · ");
 }
 
