@@ -19,23 +19,8 @@ import httpx
 import pytest
 
 from peers import ShowProcess, wait_until
+from shows import fair_show
 
-ROOT = Path(__file__).resolve().parent.parent
-SHOW = """
-show:
-  name: 模糊测试
-  video: {width: 320, height: 180, fps: 15, bitrate_kbps: 300}
-  data_dir: data
-sources:
-  blue: {kind: color, color: "#0000ff"}
-  phone1: {kind: webrtc}
-scenes:
-  blue: {layers: [{source: blue}]}
-  phone: {layers: [{source: phone1}]}
-outputs:
-  rec: {kind: file, path: "rec/{show}.ts"}
-jobfair: {include: fair.yaml}
-"""
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 
 
@@ -55,11 +40,8 @@ def generated(report: str) -> int:
 
 @pytest.mark.slow
 def test_fuzzing_every_route_finds_no_5xx_and_no_undocumented_answer(tmp_path: Path) -> None:
-    fair = (ROOT / "scenes" / "fair" / "fair.yaml").read_text(encoding="utf-8")
     # A generous rate limit, so the fuzzer's cases reach the form's logic rather than the 429.
-    fair = fair.replace("rate_per_minute: 5 ", "rate_per_minute: 100000 ").replace("burst: 5", "burst: 100000")
-    (tmp_path / "fair.yaml").write_text(fair, encoding="utf-8")
-    show = ShowProcess(tmp_path, SHOW)
+    show = ShowProcess(tmp_path, fair_show(tmp_path, "模糊测试", rate_per_minute=100_000))
     try:
         wait_until(lambda: show.request("GET", "/healthz", public=True)[0] == 200, timeout=20, message="apply service")
         doc = httpx.get(f"http://127.0.0.1:{show.port}/api/openapi.json",

@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import socket
-from pathlib import Path
 
 import httpx
 import psutil
@@ -21,22 +19,7 @@ import pytest
 import websockets
 
 from peers import ShowProcess, wait_until
-
-ROOT = Path(__file__).resolve().parent.parent
-SHOW = """
-show:
-  name: 攻防演练
-  video: {width: 320, height: 180, fps: 15, bitrate_kbps: 300}
-  data_dir: data
-sources:
-  blue: {kind: color, color: "#0000ff"}
-  phone1: {kind: webrtc}
-scenes:
-  blue: {layers: [{source: blue}]}
-  phone: {layers: [{source: phone1}]}
-outputs: {}
-jobfair: {include: fair.yaml}
-"""
+from shows import fair_show
 
 pytestmark = pytest.mark.slow
 
@@ -44,8 +27,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def show(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
-    shutil.copy(ROOT / "scenes" / "fair" / "fair.yaml", tmp / "fair.yaml")
-    proc = ShowProcess(tmp, SHOW)
+    proc = ShowProcess(tmp, fair_show(tmp, "攻防演练"))
     wait_until(lambda: proc.request("GET", "/healthz", public=True)[0] == 200, timeout=20,
                message="the public apply service")
     yield proc

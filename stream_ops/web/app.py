@@ -7,7 +7,7 @@ read the owners of commands from `app.state`: `show`, `hub` (phones), `jobfair`,
 from __future__ import annotations
 
 import contextlib
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
@@ -46,30 +46,27 @@ def public_app(service: Any, lifespan: Callable[[Starlette], Any] | None = None)
     return build(public_routes(), lifespan, public=PublicSide(service), jobfair=service)
 
 
+def running(start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]) -> Callable[[Starlette], Any]:
+    """A lifespan that starts an owner with the app and stops it with the app."""
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await start()
+        try:
+            yield
+        finally:
+            await stop()
+
+    return lifespan
+
+
 def create_studio_app(show: Any, token: str) -> Starlette:
     """The studio: the panel, the operator API, `/ws`, phone pages and WHIP. Starts and stops the show."""
     from ..thumbnails import Thumbnailer
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await show.start()
-        try:
-            yield
-        finally:
-            await show.stop()
-
     return studio_app(show, token, hub=show.phones, jobfair=show.jobfair, thumbs=Thumbnailer(show.engine),
-                      lifespan=lifespan)
+                      lifespan=running(show.start, show.stop))
 
 
 def create_public_app(service: Any) -> Starlette:
     """The public apply service: the form, withdraw, visit counting. Starts and closes the job-fair service."""
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await service.start()
-        try:
-            yield
-        finally:
-            await service.close()
-
-    return public_app(service, lifespan)
+    return public_app(service, running(service.start, service.close))
