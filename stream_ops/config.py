@@ -15,6 +15,8 @@ SOURCE_KINDS = ("rtmp", "srt", "pull", "file", "image", "test", "color", "webrtc
 OUTPUT_KINDS = ("rtmp", "srt", "file")
 LAYER_KINDS = ("source", "image", "text", "color", "qr", "jobcard")
 TRANSITIONS = ("cut", "fade")
+# A source's audio gain, in dB: the show file and the live command both hold to it.
+GAIN_DB_MIN, GAIN_DB_MAX = -60, 20
 
 SourceKind = Literal["rtmp", "srt", "pull", "file", "image", "test", "color", "webrtc"]
 OutputKind = Literal["rtmp", "srt", "file"]

@@ -72,6 +72,7 @@ class Engine:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.running = False
+        self.stopping = False         # set by stop(): sources going quiet then is not a lost signal
         self.last_program: np.ndarray | None = None
         # figures
         self.frame_index = 0
@@ -95,16 +96,25 @@ class Engine:
             t.start()
             self._threads.append(t)
 
-    def stop(self) -> None:
-        """Stop outputs first (recordings finalized), then sources, then the clock."""
+    def stop(self) -> list[str]:
+        """Stop outputs first (recordings finalized), then sources, then the clock.
+
+        Returns what did not stop cleanly (empty when everything closed)."""
+        self.stopping = True
+        problems: list[str] = []
         for out in self.outputs.values():
             if out.desired == "running":
-                out.stop()
+                try:
+                    out.stop()
+                except Exception as exc:
+                    log.exception("stopping output %s", out.name)
+                    problems.append(f"output {out.name}: {exc}")
         for src in self.sources.values():
             try:
                 src.stop()
-            except Exception:
+            except Exception as exc:
                 log.exception("stopping source %s", src.slot.name)
+                problems.append(f"source {src.slot.name}: {exc}")
         self._stop.set()
         try:
             self._frames.put_nowait(None)
@@ -114,6 +124,7 @@ class Engine:
             t.join(timeout=5)
         self.encoder.close()
         self.running = False
+        return problems
 
     # --- commands (run on the clock thread at a frame boundary) -----------------------
     def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
@@ -139,16 +150,25 @@ class Engine:
                 fut.set_exception(exc)
 
     def set_program(self, scene: str, kind: str = "cut", duration_ms: int = 0, actor: str = "operator") -> None:
-        if scene == self.program and self.transition is None:
+        """Put `scene` on program. When it was the preview, the old program becomes the
+        preview (as on a vision mixer), so TAKE always has something to take."""
+        fade = kind == "fade" and duration_ms > 0
+        if scene == self.program:
+            # Already there, or fading there: a fade goes on as it is; a cut ends it now.
+            if self.transition is not None and not fade:
+                old, self.transition = self.transition.from_scene, None
+                self.bus.publish_threadsafe("program", scene=scene, previous=old, transition="cut", duration_ms=0, actor=actor)
             return
         old = self.program
-        if kind == "fade" and duration_ms > 0:
+        if fade:
             self.transition = Transition.begin("fade", old, scene, self.frame_index, duration_ms, self.fps)
         else:
             self.transition = None
         self.program = scene
         self.bus.publish_threadsafe("program", scene=scene, previous=old, transition=kind, duration_ms=duration_ms, actor=actor)
         self._emit_log(f"节目 program {old} → {scene}（{'淡化 fade ' + str(duration_ms) + ' ms' if kind == 'fade' else '切 cut'}）", actor=actor, en=f"program {old} → {scene} ({'fade ' + str(duration_ms) + ' ms' if kind == 'fade' else 'cut'})")
+        if scene == self.preview and old != scene:
+            self.set_preview(old, actor)
 
     def set_preview(self, scene: str, actor: str = "operator") -> None:
         if scene != self.preview:
@@ -157,11 +177,8 @@ class Engine:
 
     def take(self, kind: str = "cut", duration_ms: int = 0, actor: str = "operator") -> None:
         """Preview goes to program; the old program becomes the preview (swap)."""
-        new, old = self.preview, self.program
-        if new == old:
-            return
-        self.set_program(new, kind, duration_ms, actor)
-        self.set_preview(old, actor)
+        if self.preview != self.program:
+            self.set_program(self.preview, kind, duration_ms, actor)
 
     def transition_info(self) -> dict[str, Any] | None:
         t = self.transition
@@ -338,6 +355,8 @@ class Engine:
     # --- events ---------------------------------------------------------------------------
     def _source_changed(self, slot: SourceSlot) -> None:
         self.bus.publish_threadsafe("source_state", **slot.info())
+        if self.stopping:
+            return   # sources going quiet at shutdown are not lost signals
         if slot.state == "no_signal":
             self._emit_log(f"信号中断 source {slot.name}: no signal", level="warning", actor="engine")
         elif slot.state == "live":

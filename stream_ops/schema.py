@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import LAYER_KINDS, OUTPUT_KINDS, SOURCE_KINDS, TRANSITIONS
+from .config import GAIN_DB_MAX, GAIN_DB_MIN, LAYER_KINDS, OUTPUT_KINDS, SOURCE_KINDS, TRANSITIONS
 
 SCHEMA_ID = "https://stream-ops.invalid/schema/show.json"
 
@@ -55,7 +55,7 @@ SOURCE_COMMON: dict[str, Any] = {
              "pull (we pull a URL), file, image, test, color, webrtc (a phone). 信号类型。"},
     "label": {"type": "string", "description": "Name shown in the control panel. 控制台上显示的名称。"},
     "audio": {"type": "boolean", "description": "Take this source's audio at all (default true). 是否使用该源的声音。"},
-    "gain_db": {"type": "number", "minimum": -60, "maximum": 24, "description": "Audio gain in dB (default 0). 音量增益。"},
+    "gain_db": {"type": "number", "minimum": GAIN_DB_MIN, "maximum": GAIN_DB_MAX, "description": "Audio gain in dB (default 0). 音量增益。"},
     "muted": {"type": "boolean", "description": "Start muted (default false). 开始时静音。"},
 }
 

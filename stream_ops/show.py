@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Any
 
-from .config import TRANSITIONS, ShowConfig
+from .config import GAIN_DB_MAX, GAIN_DB_MIN, TRANSITIONS, ShowConfig
 from .engine import Engine
 from .events import EventBus
 from .refusal import Refusal
@@ -102,7 +102,12 @@ class Show:
             await self.phones.close()
         if self.jobfair is not None:
             await self.jobfair.close()
-        await asyncio.to_thread(self.engine.stop)
+        problems = await asyncio.to_thread(self.engine.stop)
+        # The last word of a show: an operator reading the log knows it ended on purpose.
+        if problems:
+            self.bus.log(f"停播 show stopped with problems: {'; '.join(problems)}", level="warning", actor="system")
+        else:
+            self.bus.log("停播 show stopped cleanly: outputs closed, recordings finalized", actor="system")
 
     async def _tick(self) -> None:
         """Once a second: fresh live values for on-screen text."""
@@ -190,9 +195,10 @@ class Show:
         if name not in self.engine.slots:
             raise Refusal(404, f"unknown source {name!r}; sources: {', '.join(self.engine.slots)}")
         if gain_db is None and muted is None:
-            raise Refusal(422, "give gain_db (number, -60..+20) and/or muted (true/false)")
-        if gain_db is not None and (isinstance(gain_db, bool) or not isinstance(gain_db, (int, float)) or not -60 <= gain_db <= 20):
-            raise Refusal(422, "gain_db must be a number from -60 to 20")
+            raise Refusal(422, f"give gain_db (number, {GAIN_DB_MIN}..{GAIN_DB_MAX}) and/or muted (true/false)")
+        if gain_db is not None and (isinstance(gain_db, bool) or not isinstance(gain_db, (int, float))
+                                    or not GAIN_DB_MIN <= gain_db <= GAIN_DB_MAX):
+            raise Refusal(422, f"gain_db must be a number from {GAIN_DB_MIN} to {GAIN_DB_MAX}")
         if muted is not None and not isinstance(muted, bool):
             raise Refusal(422, "muted must be true or false")
         slot = self.engine.slots[name]
