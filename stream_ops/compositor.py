@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 from . import frames
 from .config import LayerConfig, Rect, ShowConfig
 from .fonts import cjk_font
-from .overlays import OVERLAYS, Overlay, blend
+from .overlays import Overlay, blend, overlay_class
 from .sources.base import SourceSlot
 from .transitions import fade_weight
 
@@ -65,7 +65,7 @@ class Compositor:
                 if layer.kind == "source":
                     items.append(SourceLayer(layer, rect, self.slots[layer.source or ""]))
                 else:
-                    items.append(OVERLAYS[layer.kind](layer, rect, min(self.sx, self.sy)))
+                    items.append(overlay_class(layer.kind)(layer, rect, min(self.sx, self.sy)))
             self._plans[scene] = items
         return self._plans[scene]
 

@@ -1,7 +1,9 @@
 """The show, as the producer wrote it: typed, validated, immutable.
 
 `stream_ops.showfile.load_show(path)` builds these from YAML; nothing here reads
-files or touches media. Secrets are wrapped in `Secret` so that a repr, a log line
+files or touches media. Kinds (of sources, outputs, layers) and their keys are
+declared with their code (`stream_ops.kinds`): a kind's key fills the field of the
+same name here when there is one, else its config's `options`. Secrets are wrapped in `Secret` so that a repr, a log line
 or a JSON dump shows `****` instead of a stream key.
 """
 from __future__ import annotations
@@ -11,16 +13,9 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-SOURCE_KINDS = ("rtmp", "srt", "pull", "file", "image", "test", "color", "webrtc")
-OUTPUT_KINDS = ("rtmp", "srt", "file")
-LAYER_KINDS = ("source", "image", "text", "color", "qr", "jobcard")
 TRANSITIONS = ("cut", "fade")
 # A source's audio gain, in dB: the show file and the live command both hold to it.
 GAIN_DB_MIN, GAIN_DB_MAX = -60, 20
-
-SourceKind = Literal["rtmp", "srt", "pull", "file", "image", "test", "color", "webrtc"]
-OutputKind = Literal["rtmp", "srt", "file"]
-LayerKind = Literal["source", "image", "text", "color", "qr", "jobcard"]
 
 
 class Secret(str):
@@ -77,7 +72,7 @@ class AudioSettings:
 @dataclass(frozen=True)
 class SourceConfig:
     name: str
-    kind: SourceKind
+    kind: str                       # a declared source kind (stream_ops.kinds)
     label: str = ""                 # display name in the panel; defaults to name
     listen: str | None = None       # rtmp/srt: URL ffmpeg listens on
     url: str | None = None          # pull: URL ffmpeg pulls from
@@ -87,12 +82,12 @@ class SourceConfig:
     audio: bool = True              # take this source's audio at all
     gain_db: float = 0.0
     muted: bool = False
-    options: dict[str, Any] = field(default_factory=dict)  # kind-specific extras (webrtc: max_width, ...)
+    options: dict[str, Any] = field(default_factory=dict)  # a kind's keys with no field here (webrtc: max_width, ...)
 
 
 @dataclass(frozen=True)
 class LayerConfig:
-    kind: LayerKind
+    kind: str                       # a declared layer kind: the one kind key the layer has
     rect: Rect | None = None        # None: the whole canvas
     source: str | None = None       # kind=source
     image: Path | None = None       # kind=image
@@ -105,6 +100,7 @@ class LayerConfig:
     crop: tuple[float, float, float, float] | None = None  # left, top, right, bottom fractions cut away
     opacity: float = 1.0
     fit: Literal["contain", "cover", "stretch"] = "contain"
+    options: dict[str, Any] = field(default_factory=dict)  # a kind's keys with no field here
 
 
 @dataclass(frozen=True)
@@ -124,13 +120,14 @@ class SceneConfig:
 @dataclass(frozen=True)
 class OutputConfig:
     name: str
-    kind: OutputKind
+    kind: str                       # a declared output kind (stream_ops.kinds)
     url: str | None = None          # rtmp/srt target (may embed a Secret via ${VAR})
     key: Secret | None = None       # rtmp stream key, appended as the last path segment
     path: str | None = None         # file: template with {show}, {start:%Y...}, {name}
     platform: str = ""              # channels / douyin / bilibili / kuaishou / youtube / gateway / record ...
     label: str = ""
     autostart: bool = False
+    options: dict[str, Any] = field(default_factory=dict)  # a kind's keys with no field here
 
     def target_url(self) -> str:
         """The real URL for ffmpeg's argv; never log or return it."""

@@ -17,6 +17,7 @@ from . import templates
 from .config import LayerConfig, Rect
 from .fonts import cjk_font
 from .frames import parse_color, yuv_of
+from .kinds import RECT, Key, Kind, choice, color, implementation, integer, text
 
 
 @dataclass
@@ -172,7 +173,8 @@ class QrOverlay(Overlay):
             img = render_qr(url, side)
         except ImportError:
             img = _qr_image(url, side)
-        canvas = Image.new("RGBA", (self.rect.w, self.rect.h), (0, 0, 0, 0))
+        fill = parse_color(self.layer.background) if self.layer.background else (0, 0, 0, 0)
+        canvas = Image.new("RGBA", (self.rect.w, self.rect.h), fill)
         canvas.alpha_composite(img.convert("RGBA"), ((self.rect.w - img.width) // 2, (self.rect.h - img.height) // 2))
         return canvas
 
@@ -193,13 +195,65 @@ class JobCardOverlay(Overlay):
         return render_jobcard(ctx, self.rect.w, self.rect.h, background=self.layer.background)
 
 
-OVERLAYS: dict[str, Callable[[LayerConfig, Rect, float], Overlay]] = {
-    "text": TextOverlay,
-    "image": ImageOverlay,
-    "color": ColorOverlay,
-    "qr": QrOverlay,
-    "jobcard": JobCardOverlay,
-}
+def _rect(value: list[int]) -> Rect:
+    return Rect(*value)
+
+
+def _crop(value: list[float]) -> tuple[float, ...]:
+    return tuple(float(c) for c in value)
+
+
+# Keys every layer has. Its kind is not a `kind:` key but the one kind key it has (`text: ...`).
+COMMON_KEYS = (
+    Key("rect", RECT, default="the whole canvas", load=_rect),
+    Key("opacity", {"type": "number", "minimum": 0, "maximum": 1, "description": "0 (invisible) to 1 (solid). 不透明度。"},
+        default=1.0),
+)
+FIT = choice(["contain", "cover", "stretch"], "contain: whole picture, bars; cover: fill, cut edges; stretch. 缩放方式。")
+BACKGROUND = Key("background", color("Box fill behind it. 背景色。"))
+TEXT_COLOR = Key("color", color("Text colour. 文字颜色。"), default="#ffffff")
+
+KINDS = (
+    Kind("layers", "source", "a source's picture (drawn by the compositor) 信号源画面", impl=None,
+         example="{source: cam1, rect: [880, 40, 360, 202]}",
+         keys=(Key("source", text("Name of a source under sources:. 信号源名称。"), required=True),
+               Key("crop", {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1},
+                            "minItems": 4, "maxItems": 4, "title": "[l, t, r, b]",
+                            "description": "Fractions of the source cut away from each side, 0..1, l + r < 1, "
+                                           "t + b < 1. 裁掉源画面的比例：左、上、右、下。",
+                            "errorMessage": "must be four fractions [left, top, right, bottom] between 0 and 1, "
+                                            "e.g. crop: [0.1, 0, 0.1, 0]",
+                            "examples": [[0, 0, 0, 0]]}, load=_crop),
+               Key("fit", FIT, default="contain"))),
+    Kind("layers", "image", "a still image, aspect kept 图片", impl=ImageOverlay,
+         example="{image: assets/logo.png, rect: [40, 40, 160, 90]}",
+         keys=(Key("image", text("Image file, relative to the show file's folder. 图片。"), required=True, file=True),)),
+    Kind("layers", "text", "one line of text, shrunk to fit its box 文字", impl=TextOverlay,
+         example='{text: "龙南市融媒体中心", rect: [40, 620, 600, 60], background: "#00000080"}',
+         keys=(Key("text", text("Text; may hold {{ templates }} such as {{ job.title }}. 文字。"), required=True),
+               TEXT_COLOR, BACKGROUND,
+               Key("size", integer("Font size in canvas pixels. 字号。", 6, 400), default=36),
+               Key("align", choice(["left", "center", "right"], "Text alignment. 对齐。"), default="left"))),
+    Kind("layers", "color", "a filled box 色块", impl=ColorOverlay,
+         example='{color: "#00000080", rect: [0, 600, 1280, 120]}',
+         keys=(Key("color", color("Fill colour; with another kind key it is that one's colour. 色块颜色。"),
+                   required=True),)),
+    Kind("layers", "qr", "a QR code of a URL 二维码", impl=QrOverlay,
+         example='{qr: "{{ apply_url }}", rect: [1080, 500, 180, 180]}',
+         keys=(Key("qr", text("URL put in a QR code; may hold {{ apply_url }}. 二维码内容。", examples=["{{ apply_url }}"]),
+                   required=True),
+               BACKGROUND)),
+    Kind("layers", "jobcard", "the featured job's card 当前岗位卡片", impl=JobCardOverlay,
+         example="{jobcard: true, rect: [40, 440, 560, 240]}",
+         keys=(Key("jobcard", {"type": "boolean", "const": True, "description": "The featured job's card. 当前岗位卡片。"},
+                   required=True),
+               BACKGROUND)),
+)
+
+
+def overlay_class(kind: str) -> Callable[[LayerConfig, Rect, float], Overlay]:
+    """The `Overlay` subclass that draws a layer kind."""
+    return implementation("layers", kind)
 
 
 def _qr_image(url: str, side: int) -> Image.Image:

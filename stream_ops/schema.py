@@ -5,171 +5,118 @@ checks while typing); `stream_ops.showfile` validates every file against it and
 turns each error into a producer's message. Two non-standard keys are read by
 `showfile`: `errorMessage` (the sentence to say when the value is wrong, also
 understood by the YAML language server) and `examples` (what to suggest).
+The keys of sources, outputs and layers come from their kinds' declarations
+(`stream_ops.kinds`); the rest of the file's shape is written here.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from .config import GAIN_DB_MAX, GAIN_DB_MIN, LAYER_KINDS, OUTPUT_KINDS, SOURCE_KINDS, TRANSITIONS
+from .config import TRANSITIONS
+from .kinds import RECT, Key, Section, integer, section
 
 SCHEMA_ID = "https://stream-ops.invalid/schema/show.json"
 
-COLOR_PATTERN = r"^#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})$"
-COLOR_MESSAGE = 'must be a colour like "#ff0000" (#rrggbb) or "#00000080" (#rrggbbaa, the last two digits are opacity)'
-RTMP_LISTEN_PATTERN = r"^rtmp://[^/:\s]+:[0-9]{1,5}/[^/\s]+/[^/\s]+$"
-SRT_LISTEN_PATTERN = r"^srt://[^/:\s]+:[0-9]{1,5}/?(\?\S*)?$"
+_int = integer
 
 
-def _color(description: str) -> dict[str, Any]:
-    return {"type": "string", "pattern": COLOR_PATTERN, "errorMessage": COLOR_MESSAGE,
-            "description": description, "examples": ["#ffffff", "#00000080"]}
+def _properties(keys: tuple[Key, ...]) -> dict[str, Any]:
+    return {key.name: key.schema for key in keys}
 
 
-def _int(description: str, minimum: int | None = None, maximum: int | None = None, **extra: Any) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "integer", "description": description, **extra}
-    if minimum is not None:
-        schema["minimum"] = minimum
-    if maximum is not None:
-        schema["maximum"] = maximum
-    return schema
+def _kind_key(sec: Section, intro: str) -> dict[str, Any]:
+    """The `kind:` key: one of the declared kinds, each explained in the hover text."""
+    listed = "; ".join(f"{k.name}: {k.summary}" for k in sec.kinds.values())
+    return {"enum": list(sec.kinds), "description": f"{intro} {listed}"}
 
 
-RECT: dict[str, Any] = {
-    "type": "array", "items": {"type": "integer"}, "minItems": 4, "maxItems": 4,
-    "title": "rect",
-    "description": "[x, y, w, h] in canvas pixels, from the top-left corner. 画面坐标：左上角 x, y，宽 w，高 h（像素）。",
-    "errorMessage": "must be four whole numbers [x, y, w, h], e.g. rect: [880, 40, 360, 202]",
-    "examples": [[880, 40, 360, 202]],
-}
+def _kind_branches(sec: Section, common: dict[str, Any]) -> list[dict[str, Any]]:
+    """One if/then per kind: with `kind: X`, exactly the common keys and X's own are allowed."""
+    branches = []
+    for kind in sec.kinds.values():
+        then: dict[str, Any] = {"properties": {**common, **_properties(kind.keys)}, "additionalProperties": False}
+        required = [k.name for k in kind.keys if k.required]
+        if required:
+            then["required"] = required
+        branches.append({"if": {"properties": {"kind": {"const": kind.name}}, "required": ["kind"]}, "then": then,
+                         "description": f"{kind.name} {sec.name[:-1]}: {kind.summary}"})
+    return branches
 
-CROP: dict[str, Any] = {
-    "type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}, "minItems": 4, "maxItems": 4,
-    "description": "[left, top, right, bottom] fractions of the source cut away (0..1). 裁掉源画面的比例：左、上、右、下。",
-    "errorMessage": "must be four fractions [left, top, right, bottom] between 0 and 1, e.g. crop: [0.1, 0, 0.1, 0]",
-    "examples": [[0, 0, 0, 0]],
-}
 
-# Keys every source may have, whatever its kind.
-SOURCE_COMMON: dict[str, Any] = {
-    "kind": {"enum": list(SOURCE_KINDS), "description": "How the source arrives: rtmp/srt (an encoder pushes to us), "
-             "pull (we pull a URL), file, image, test, color, webrtc (a phone). 信号类型。"},
-    "label": {"type": "string", "description": "Name shown in the control panel. 控制台上显示的名称。"},
-    "audio": {"type": "boolean", "description": "Take this source's audio at all (default true). 是否使用该源的声音。"},
-    "gain_db": {"type": "number", "minimum": GAIN_DB_MIN, "maximum": GAIN_DB_MAX, "description": "Audio gain in dB (default 0). 音量增益。"},
-    "muted": {"type": "boolean", "description": "Start muted (default false). 开始时静音。"},
-}
+def _items(name: str, title: str, intro: str) -> dict[str, Any]:
+    """The schema of one source or output: `kind:` plus the keys of that kind."""
+    sec = section(name)
+    common = {"kind": _kind_key(sec, intro), **_properties(sec.common)}
+    return {"type": "object", "title": title, "properties": common, "required": ["kind"],
+            "allOf": _kind_branches(sec, common)}
 
-# Keys only one kind of source has.
-SOURCE_KIND_KEYS: dict[str, dict[str, Any]] = {
-    "rtmp": {"listen": {"type": "string", "pattern": RTMP_LISTEN_PATTERN,
-                        "errorMessage": 'must look like "rtmp://0.0.0.0:1935/live/cam1" (rtmp://HOST:PORT/APP/NAME)',
-                        "description": "Where an encoder pushes RTMP to us: rtmp://HOST:PORT/APP/NAME. 编码器推流地址。",
-                        "examples": ["rtmp://0.0.0.0:1935/live/cam1"]}},
-    "srt": {"listen": {"type": "string", "pattern": SRT_LISTEN_PATTERN,
-                       "errorMessage": 'must look like "srt://0.0.0.0:9000" (srt://HOST:PORT)',
-                       "description": "Where an encoder sends SRT to us: srt://HOST:PORT. SRT 监听地址。",
-                       "examples": ["srt://0.0.0.0:9000"]}},
-    "pull": {"url": {"type": "string", "pattern": r"^(rtsp|rtsps|rtmp|rtmps|srt|http|https|udp|rtp)://\S+$",
-                     "errorMessage": 'must be a URL such as "rtsp://192.0.2.10/stream1"',
-                     "description": "A stream we pull (RTSP camera, HLS, RTMP...). 拉流地址。",
-                     "examples": ["rtsp://192.0.2.10/stream1"]}},
-    "file": {"path": {"type": "string", "minLength": 1, "description": "Video file, relative to the show file's folder. 视频文件路径。",
-                      "examples": ["assets/promo.mp4"]},
-             "loop": {"type": "boolean", "description": "Start again at the end (default true). 循环播放。"}},
-    "image": {"path": {"type": "string", "minLength": 1, "description": "Still image, relative to the show file's folder. 图片路径。",
-                       "examples": ["assets/slate.png"]}},
-    "test": {},
-    "color": {"color": _color("Fill colour. 纯色。")},
-    "webrtc": {"max_width": _int("Largest width the phone sends. 手机最大发送宽度。", 160, 3840),
-               "max_height": _int("Largest height the phone sends. 手机最大发送高度。", 120, 2160),
-               "max_bitrate_kbps": _int("Bitrate cap asked of the phone, kbit/s. 码率上限。", 100, 20000),
-               "facing": {"enum": ["user", "environment"],
-                          "description": "Camera to open: user (front) or environment (back). 前置/后置摄像头。"}},
-}
-SOURCE_REQUIRED: dict[str, list[str]] = {
-    "rtmp": ["listen"], "srt": ["listen"], "pull": ["url"], "file": ["path"], "image": ["path"], "color": ["color"],
-}
 
-OUTPUT_COMMON: dict[str, Any] = {
-    "kind": {"enum": list(OUTPUT_KINDS), "description": "rtmp (platforms), srt (gateways), file (recording). 输出类型。"},
-    "platform": {"type": "string", "description": "channels, douyin, bilibili, kuaishou, youtube, gateway, record... 平台。",
-                 "examples": ["channels", "douyin", "bilibili", "kuaishou", "youtube"]},
-    "label": {"type": "string", "description": "Name shown in the control panel. 控制台显示名称。"},
-    "autostart": {"type": "boolean", "description": "Start when the show starts (default false). 启动时自动开始。"},
-}
-OUTPUT_KIND_KEYS: dict[str, dict[str, Any]] = {
-    "rtmp": {"url": {"type": "string", "pattern": r"^rtmps?://\S+$",
-                     "errorMessage": 'must start with rtmp:// or rtmps://, e.g. "rtmp://push.example.com/live"',
-                     "description": "Server URL without the stream key. 推流地址（不含串流密钥）。"},
-             "key": {"type": "string", "description": "Stream key: write ${CHANNELS_KEY} and set it in the environment. "
-                     "串流密钥：写 ${变量名}，在环境变量里设置，不要写进文件。", "examples": ["${CHANNELS_KEY}"]}},
-    "srt": {"url": {"type": "string", "pattern": r"^srt://\S+$",
-                    "errorMessage": 'must start with srt://, e.g. "srt://192.0.2.20:9000"',
-                    "description": "srt://HOST:PORT[?streamid=...&passphrase=${SRT_PASS}]. SRT 目标地址。"}},
-    "file": {"path": {"type": "string", "minLength": 1,
-                      "description": "Recording path template: {show}, {name}, {start:%Y%m%d-%H%M%S}. 录制文件路径模板。",
-                      "examples": ["recordings/{show}-{start:%Y%m%d-%H%M%S}.ts"]}},
-}
-OUTPUT_REQUIRED: dict[str, list[str]] = {"rtmp": ["url"], "srt": ["url"], "file": ["path"]}
+def layer_schema() -> dict[str, Any]:
+    """A layer: the common keys and every layer kind's keys; exactly one kind key says what it
+    draws, and then only that kind's keys are allowed."""
+    sec = section("layers")
+    order = sec.layer_kind_keys()
+    shared = sec.shared_kind_keys()
+    proper = [k for k in order if k not in shared]
 
-LAYER: dict[str, Any] = {
-    "type": "object",
-    "title": "layer",
-    "description": "One thing drawn in the scene; its kind is the one key it has of source/image/text/color/qr/jobcard. "
-                   "图层：source/image/text/color/qr/jobcard 六选一。",
-    "properties": {
-        "source": {"type": "string", "description": "Name of a source under sources:. 信号源名称。"},
-        "image": {"type": "string", "description": "Image file, relative to the show file's folder. 图片。"},
-        "text": {"type": "string", "description": "Text; may hold {{ templates }}. 文字。"},
-        "color": _color("Text colour, or the fill of a colour layer. 文字颜色或色块颜色。"),
-        "qr": {"type": "string", "description": "URL put in a QR code; may hold {{ apply_url }}. 二维码内容。",
-               "examples": ["{{ apply_url }}"]},
-        "jobcard": {"type": "boolean", "const": True, "description": "The featured job's card. 当前岗位卡片。"},
-        "rect": RECT,
-        "crop": CROP,
-        "opacity": {"type": "number", "minimum": 0, "maximum": 1, "description": "0 (invisible) to 1 (solid). 不透明度。"},
-        "fit": {"enum": ["contain", "cover", "stretch"],
-                "description": "contain: whole picture, bars; cover: fill, cut edges; stretch. 缩放方式。"},
-        "size": _int("Font size in canvas pixels (text). 字号。", 6, 400),
-        "background": _color("Box fill behind text/qr/jobcard. 背景色。"),
-        "align": {"enum": ["left", "center", "right"], "description": "Text alignment. 对齐。"},
-    },
-    "additionalProperties": False,
-    # `color` is the text/qr colour when another kind key is there, a colour layer only on its own.
-    "oneOf": [{"required": [k]} for k in LAYER_KINDS if k != "color"]
-             + [{"required": ["color"], "not": {"anyOf": [{"required": [k]} for k in LAYER_KINDS if k != "color"]}}],
-}
+    def is_kind(name: str) -> dict[str, Any]:
+        # A shared kind key (`color`: a text's colour) names the kind only when no other kind key is there.
+        if name in shared:
+            return {"required": [name], "not": {"anyOf": [{"required": [p]} for p in proper]}}
+        return {"required": [name]}
 
-GRID: dict[str, Any] = {
-    "type": "object",
-    "description": "Sources tiled in equal cells, drawn behind the layers. 宫格：等分排列的多路信号。",
-    "properties": {
-        "columns": _int("Cells per row. 每行格数。", 1, 8),
-        "sources": {"type": "array", "items": {"type": "string"}, "minItems": 1,
-                    "description": "Source names, left to right, top to bottom. 信号源名称。"},
-        "gap": _int("Pixels between cells. 间距。", 0, 200),
-        "rect": {**RECT, "description": "Area the grid fills (default the whole canvas). 宫格区域。"},
-        "fit": LAYER["properties"]["fit"],
-    },
-    "required": ["columns", "sources"],
-    "additionalProperties": False,
-}
+    others = {name for name in sec.all_keys() if name not in sec.kinds} - {k.name for k in sec.common}
+    return {
+        "type": "object",
+        "title": "layer",
+        "description": ("One thing drawn in the scene; its kind is the one key it has of "
+                        f"{'/'.join(order)}. 图层：{'/'.join(order)} 选一。"),
+        "properties": {name: key.schema for name, key in sec.all_keys().items()},
+        "additionalProperties": False,
+        "oneOf": [is_kind(k) for k in order],
+        # Another kind's key (`crop` on a text) is refused by a false schema; showfile says whose it is.
+        "allOf": [{"if": is_kind(kind.name),
+                   "then": {"properties": {k: False for k in sorted(others - {x.name for x in kind.keys})}}}
+                  for kind in sec.kinds.values()],
+    }
 
-SCENE: dict[str, Any] = {
-    "type": "object",
-    "title": "scene",
-    "description": "What the program shows: a grid and/or layers. 场景。",
-    "properties": {
-        "label": {"type": "string", "description": "Name on the panel's scene button. 场景名称。"},
-        "audio": {"type": "array", "items": {"type": "string"},
-                  "description": "Sources heard in this scene (default: the visible ones). 本场景播放声音的信号源。"},
-        "grid": GRID,
-        "layers": {"type": "array", "items": LAYER,
-                   "description": "Drawn in list order, the first at the back. 图层，先写的在底层。"},
-    },
-    "additionalProperties": False,
-    "anyOf": [{"required": ["layers"]}, {"required": ["grid"]}],
-}
+
+def grid_schema() -> dict[str, Any]:
+    """Sources tiled in equal cells."""
+    return {
+        "type": "object",
+        "description": "Sources tiled in equal cells, drawn behind the layers. 宫格：等分排列的多路信号。",
+        "properties": {
+            "columns": _int("Cells per row. 每行格数。", 1, 8),
+            "sources": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+                        "description": "Source names, left to right, top to bottom. 信号源名称。"},
+            "gap": _int("Pixels between cells. 间距。", 0, 200),
+            "rect": {**RECT, "description": "Area the grid fills (default the whole canvas). 宫格区域。"},
+            "fit": section("layers").all_keys()["fit"].schema,
+        },
+        "required": ["columns", "sources"],
+        "additionalProperties": False,
+    }
+
+
+def scene_schema() -> dict[str, Any]:
+    """One scene: a grid and/or layers."""
+    return {
+        "type": "object",
+        "title": "scene",
+        "description": "What the program shows: a grid and/or layers. 场景。",
+        "properties": {
+            "label": {"type": "string", "description": "Name on the panel's scene button. 场景名称。"},
+            "audio": {"type": "array", "items": {"type": "string"},
+                      "description": "Sources heard in this scene (default: the visible ones). 本场景播放声音的信号源。"},
+            "grid": grid_schema(),
+            "layers": {"type": "array", "items": layer_schema(),
+                       "description": "Drawn in list order, the first at the back. 图层，先写的在底层。"},
+        },
+        "additionalProperties": False,
+        "anyOf": [{"required": ["layers"]}, {"required": ["grid"]}],
+    }
+
 
 SHOW: dict[str, Any] = {
     "type": "object",
@@ -222,18 +169,6 @@ SHOW: dict[str, Any] = {
 }
 
 
-def _kind_branches(kind_keys: dict[str, dict[str, Any]], common: dict[str, Any],
-                   required: dict[str, list[str]], what: str) -> list[dict[str, Any]]:
-    branches = []
-    for kind, keys in kind_keys.items():
-        then: dict[str, Any] = {"properties": {**common, **keys}, "additionalProperties": False}
-        if required.get(kind):
-            then["required"] = required[kind]
-        branches.append({"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]}, "then": then,
-                         "description": f"{kind} {what}"})
-    return branches
-
-
 def _jobfair_schema() -> dict[str, Any]:
     try:
         from .jobfair.schema import JOBFAIR_SCHEMA  # written by the job-fair author
@@ -255,22 +190,16 @@ def show_schema() -> dict[str, Any]:
             "show": SHOW,
             "sources": {
                 "type": "object", "description": "Every input, by name. 信号源。",
-                "additionalProperties": {
-                    "type": "object", "title": "source", "properties": {**SOURCE_COMMON}, "required": ["kind"],
-                    "allOf": _kind_branches(SOURCE_KIND_KEYS, SOURCE_COMMON, SOURCE_REQUIRED, "source"),
-                },
+                "additionalProperties": _items("sources", "source", "How the source arrives. 信号类型。"),
             },
             "scenes": {
-                "type": "object", "minProperties": 1, "additionalProperties": SCENE,
+                "type": "object", "minProperties": 1, "additionalProperties": scene_schema(),
                 "description": "Scenes by name; the first is on program at start. 场景。",
                 "errorMessage": "needs at least one scene, e.g. host: {layers: [{source: cam1}]}",
             },
             "outputs": {
                 "type": "object", "description": "Where the program goes. 输出目标。",
-                "additionalProperties": {
-                    "type": "object", "title": "output", "properties": {**OUTPUT_COMMON}, "required": ["kind"],
-                    "allOf": _kind_branches(OUTPUT_KIND_KEYS, OUTPUT_COMMON, OUTPUT_REQUIRED, "output"),
-                },
+                "additionalProperties": _items("outputs", "output", "Where the program goes. 输出类型。"),
             },
             "jobfair": _jobfair_schema(),
         },
@@ -279,7 +208,6 @@ def show_schema() -> dict[str, Any]:
     }
 
 
-def kinds_with_key(section: str, key: str) -> list[str]:
+def kinds_with_key(section_name: str, key: str) -> list[str]:
     """Source or output kinds (section 'sources'/'outputs') that accept `key`."""
-    table = SOURCE_KIND_KEYS if section == "sources" else OUTPUT_KIND_KEYS
-    return [kind for kind, keys in table.items() if key in keys]
+    return section(section_name).kinds_with_key(key)

@@ -5,6 +5,7 @@ producer's words, saying what to write instead.
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import os
@@ -20,13 +21,12 @@ from jsonschema import Draft202012Validator, ValidationError
 from .config import (AudioSettings, IceServer, LayerConfig, OutputConfig, Rect, SceneConfig, Secret, ShowConfig,
                      SourceConfig, VideoSettings)
 from .geometry import canvas_rect, grid_rects, rect_overflow
+from .kinds import Key, section
 from .problems import Problem, ShowFileError, YamlPath
-from .schema import kinds_with_key, show_schema
+from .schema import show_schema
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SECTION_NOUN = {"sources": "source", "scenes": "scene", "outputs": "output"}
-SECRET_KEYS = ("url", "key")   # in outputs: never echoed back
-LAYER_KEYS = ("source", "image", "text", "qr", "jobcard", "color")   # color last: with another, it's that one's colour
 DEFAULT_VIDEO = VideoSettings()
 
 
@@ -268,10 +268,12 @@ def _explain(error: ValidationError, path: YamlPath, raw: Any) -> list[Problem]:
     kind = error.validator
     schema = error.schema if isinstance(error.schema, dict) else {}
     value = _lookup(raw, path)
-    secret = len(path) >= 3 and path[0] == "outputs" and path[2] in SECRET_KEYS
+    secret = _is_secret(path, raw)
     got = "" if secret else f", got {_got(value)}"
     what = _what(path)
 
+    if error.schema is False and len(path) == 4 and path[2] == "layers":
+        return _other_kinds_keys(path, _mapping(_lookup(raw, path)))
     if kind in ("additionalProperties", "unevaluatedProperties"):
         allowed = list(schema.get("properties", {}))
         extras = [k for k in (error.instance or {}) if k not in allowed]
@@ -291,9 +293,11 @@ def _explain(error: ValidationError, path: YamlPath, raw: Any) -> list[Problem]:
     if kind == "oneOf" and len(path) == 4 and path[2] == "layers":
         if not isinstance(error.instance, dict):
             return []   # the type error already says it
-        present = [k for k in LAYER_KEYS if k in (error.instance or {}) and k != "color"]
+        kind_keys = section("layers").layer_kind_keys()
+        shared = section("layers").shared_kind_keys()
+        present = [k for k in kind_keys if k in (error.instance or {}) and k not in shared]
         if not present:
-            return [Problem(path, f"{_where(path)} needs one of {', '.join(LAYER_KEYS)} to say what it draws, "
+            return [Problem(path, f"{_where(path)} needs one of {', '.join(kind_keys)} to say what it draws, "
                                   "e.g. {source: cam1} or {text: \"...\", rect: [...]}")]
         return [Problem(path, f"{_where(path)} has {' and '.join(present)}; a layer draws one thing — "
                               "split it into one layer each")]
@@ -346,10 +350,32 @@ def _explain(error: ValidationError, path: YamlPath, raw: Any) -> list[Problem]:
     return [Problem(path, f"{what}: {detail[:200]}")]
 
 
+def _is_secret(path: YamlPath, raw: Any) -> bool:
+    """Whether the value at `path` is declared as possibly secret (an output's url or key)."""
+    if len(path) < 3 or path[0] not in ("sources", "outputs") or not isinstance(path[2], str):
+        return False
+    declared = section(path[0]).key(_lookup(raw, path[:2] + ("kind",)), path[2])
+    return declared is not None and declared.secret
+
+
+def _other_kinds_keys(path: YamlPath, layer: dict) -> list[Problem]:
+    """A layer's keys that belong to other layer kinds (`crop` on a text), each said once.
+
+    jsonschema reports these at the layer without naming the key, so they are found again here."""
+    layers = section("layers")
+    kind = next((k for k in layers.layer_kind_keys() if k in layer), None)
+    if kind is None:
+        return []
+    allowed = {k.name for k in layers.keys_of(kind)} | set(layers.kinds)
+    return [Problem(path + (key,), f"unknown key '{key}' in {_where(path)}: '{key}' is for "
+                                   f"{'/'.join(layers.kinds_with_key(key))} layers, not {kind} ones", key=True)
+            for key in layer if key not in allowed and key in layers.all_keys()]
+
+
 def _unknown_key(key: str, path: YamlPath, allowed: list[str], raw: Any) -> str:
     message = f"unknown key '{key}' in {_where(path)}"
     if len(path) == 2 and path[0] in ("sources", "outputs"):
-        others = kinds_with_key(path[0], key)
+        others = section(path[0]).kinds_with_key(key)
         kind = _lookup(raw, path + ("kind",))
         if others and kind not in others:
             noun = SECTION_NOUN[path[0]]
@@ -403,12 +429,16 @@ def semantic_problems(data: dict, base_dir: Path, skip: set[YamlPath], refs: set
                 problems.append(Problem(at, f"file not found: {value} (looked for {resolved}); "
                                             "paths are relative to the show file's folder"))
 
+    source_kinds = section("sources")
     for name, src in sources.items():
         src = _mapping(src)
-        if src.get("kind") in ("file", "image"):
-            need_file(src.get("path"), ("sources", name, "path"))
+        if src.get("kind") in source_kinds.kinds:
+            for key in source_kinds.keys_of(src["kind"]):
+                if key.file:
+                    need_file(src.get(key.name), ("sources", name, key.name))
     problems.extend(_port_problems(sources))
 
+    layer_files = [name for name, key in section("layers").all_keys().items() if key.file]
     for scene_name, scene in scenes.items():
         scene = _mapping(scene)
         at = ("scenes", scene_name)
@@ -424,7 +454,8 @@ def semantic_problems(data: dict, base_dir: Path, skip: set[YamlPath], refs: set
             layer = _mapping(layer)
             lat = at + ("layers", i)
             need_source(layer.get("source"), lat + ("source",))
-            need_file(layer.get("image"), lat + ("image",))
+            for key in layer_files:
+                need_file(layer.get(key), lat + (key,))
             check_rect(layer.get("rect"), lat + ("rect",))
             crop = layer.get("crop")
             if isinstance(crop, list) and len(crop) == 4 and all(isinstance(c, (int, float)) for c in crop):
@@ -443,7 +474,7 @@ def semantic_problems(data: dict, base_dir: Path, skip: set[YamlPath], refs: set
     for name, out in _mapping(data.get("outputs")).items():
         out = _mapping(out)
         raw_key_path = ("outputs", name, "key")
-        if out.get("kind") == "rtmp" and isinstance(out.get("key"), str) and raw_key_path not in refs:
+        if isinstance(out.get("key"), str) and raw_key_path not in refs:
             problems.append(Problem(raw_key_path, "write key: ${CHANNELS_KEY} and set it in the environment; "
                                                   "keys in the file end up in git", severity="warning"))
     return problems
@@ -455,7 +486,7 @@ def _port_problems(sources: dict) -> list[Problem]:
     for name, src in sources.items():
         src = _mapping(src)
         listen = src.get("listen")
-        if src.get("kind") not in ("rtmp", "srt") or not isinstance(listen, str):
+        if section("sources").key(src.get("kind"), "listen") is None or not isinstance(listen, str):
             continue
         try:
             port = urlsplit(listen).port
@@ -497,7 +528,7 @@ def build_config(data: dict, path: Path, base_dir: Path, secrets: set[YamlPath],
     full = canvas_rect(video.width, video.height)
     sources = {name: _source(name, spec, base_dir) for name, spec in (data.get("sources") or {}).items()}
     scenes = {name: _scene(name, spec, full, base_dir) for name, spec in data["scenes"].items()}
-    outputs = {name: _output(name, spec, secrets) for name, spec in (data.get("outputs") or {}).items()}
+    outputs = {name: _output(name, spec, base_dir, secrets) for name, spec in (data.get("outputs") or {}).items()}
     transition = show.get("transition") or {}
     return ShowConfig(
         name=show.get("name") or path.stem,
@@ -524,33 +555,40 @@ def _ice_server(spec: dict) -> IceServer:
                      credential=Secret(credential) if credential else None)
 
 
-_SOURCE_FIELDS = ("label", "listen", "url", "loop", "color", "audio", "gain_db", "muted")
+def _fields(cls: type, section_name: str, kind: str, spec: dict, base_dir: Path,
+            secrets: set[YamlPath] = frozenset(), at: YamlPath = ()) -> dict[str, Any]:
+    """Constructor arguments of `cls` from a checked item of `kind`: each key as its declaration
+    says (files resolved, values loaded, secrets wrapped), into the field of its name or `options`."""
+    sec = section(section_name)
+    names = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    fields: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    for name, value in spec.items():
+        key: Key | None = sec.key(kind, name)
+        if key is None:
+            continue   # `kind:` itself
+        if key.file:
+            value = (base_dir / value).resolve()
+        elif key.load is not None:
+            value = key.load(value)
+        # Always secret when the field says so (a stream key); else when it came from ${VAR}.
+        if isinstance(value, str) and ("Secret" in names.get(name, "") or key.secret and at + (name,) in secrets):
+            value = Secret(value)
+        (fields if name in names else options)[name] = value
+    if options:
+        fields["options"] = options
+    return fields
 
 
 def _source(name: str, spec: dict, base_dir: Path) -> SourceConfig:
-    fields = {k: spec[k] for k in _SOURCE_FIELDS if k in spec}
-    options = {k: v for k, v in spec.items() if k not in _SOURCE_FIELDS and k not in ("kind", "path")}
-    if "path" in spec:
-        fields["path"] = (base_dir / spec["path"]).resolve()
+    fields = _fields(SourceConfig, "sources", spec["kind"], spec, base_dir)
     fields.setdefault("label", name)
-    if "gain_db" in fields:
-        fields["gain_db"] = float(fields["gain_db"])
-    return SourceConfig(name=name, kind=spec["kind"], options=options, **fields)
+    return SourceConfig(name=name, kind=spec["kind"], **fields)
 
 
 def _layer(spec: dict, base_dir: Path) -> LayerConfig:
-    kind = next(k for k in LAYER_KEYS if k in spec)
-    fields: dict[str, Any] = {k: spec[k] for k in ("text", "qr", "source", "background", "size", "align", "opacity", "fit")
-                              if k in spec}
-    if "color" in spec:
-        fields["color"] = spec["color"]
-    if "image" in spec:
-        fields["image"] = (base_dir / spec["image"]).resolve()
-    if "rect" in spec:
-        fields["rect"] = Rect(*spec["rect"])
-    if "crop" in spec:
-        fields["crop"] = tuple(float(c) for c in spec["crop"])
-    return LayerConfig(kind=kind, **fields)
+    kind = next(k for k in section("layers").layer_kind_keys() if k in spec)
+    return LayerConfig(kind=kind, **_fields(LayerConfig, "layers", kind, spec, base_dir))
 
 
 def _scene(name: str, spec: dict, full: Rect, base_dir: Path) -> SceneConfig:
@@ -566,14 +604,10 @@ def _scene(name: str, spec: dict, full: Rect, base_dir: Path) -> SceneConfig:
     return SceneConfig(name=name, layers=tuple(layers), label=spec.get("label", name), audio=audio)
 
 
-def _output(name: str, spec: dict, secrets: set[YamlPath]) -> OutputConfig:
-    url = spec.get("url")
-    if url is not None and ("outputs", name, "url") in secrets:
-        url = Secret(url)
-    key = Secret(spec["key"]) if "key" in spec else None
-    return OutputConfig(name=name, kind=spec["kind"], url=url, key=key, path=spec.get("path"),
-                        platform=spec.get("platform", ""), label=spec.get("label", name),
-                        autostart=spec.get("autostart", False))
+def _output(name: str, spec: dict, base_dir: Path, secrets: set[YamlPath]) -> OutputConfig:
+    fields = _fields(OutputConfig, "outputs", spec["kind"], spec, base_dir, secrets, ("outputs", name))
+    fields.setdefault("label", name)
+    return OutputConfig(name=name, kind=spec["kind"], **fields)
 
 
 # ---------------------------------------------------------------- entry points

@@ -1,18 +1,22 @@
-"""Output kinds. Adding a kind = a module with an `Output` subclass + one line in `output_class`."""
+"""Output kinds. Adding a kind = a module here with an `Output` subclass and its `Kind` in `KINDS`
+(see `stream_ops.kinds`); the schema, validation, docs tables and `output_class` read it."""
 from __future__ import annotations
 
+from ..kinds import Key, boolean, implementation, text
 from .base import Output
+
+# Keys every output has, whatever its kind.
+COMMON_KEYS = (
+    Key("platform", text("channels, douyin, bilibili, kuaishou, youtube, gateway, record... 平台。",
+                         examples=["channels", "douyin", "bilibili", "kuaishou", "youtube"]), default=""),
+    Key("label", text("Name shown in the control panel. 控制台显示名称。"), default="the name"),
+    Key("autostart", boolean("Start when the show starts. 启动时自动开始。"), default=False),
+)
 
 
 def output_class(kind: str) -> type[Output]:
-    from .push import PushOutput
-    from .recorder import RecordOutput
-
-    kinds: dict[str, type[Output]] = {"rtmp": PushOutput, "srt": PushOutput, "file": RecordOutput}
-    try:
-        return kinds[kind]
-    except KeyError:
-        raise ValueError(f"unknown output kind {kind!r}") from None
+    """The `Output` subclass of a kind."""
+    return implementation("outputs", kind)
 
 
-__all__ = ["Output", "output_class"]
+__all__ = ["COMMON_KEYS", "Output", "output_class"]

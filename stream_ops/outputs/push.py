@@ -12,6 +12,7 @@ import threading
 from collections import deque
 
 from .. import ffmpeg
+from ..kinds import Key, Kind, text
 from .base import Output, TsMuxer
 
 
@@ -110,3 +111,22 @@ class PushOutput(Output):
             if any(w in low for w in ("error", "failed", "refused", "timed out", "broken pipe", "connection")):
                 return line.strip()[-200:]
         return None
+
+
+KINDS = (
+    Kind("outputs", "rtmp", "a platform's RTMP ingest (视频号, 抖音, B站, 快手, YouTube) 推流", impl=PushOutput,
+         example='channels: {kind: rtmp, url: "rtmp://push.example.invalid/live", key: "${CHANNELS_KEY}"}',
+         keys=(Key("url", text("Server URL without the stream key. 推流地址（不含串流密钥）。", pattern=r"^rtmps?://\S+$",
+                               title="rtmp:// or rtmps:// URL",
+                               errorMessage='must start with rtmp:// or rtmps://, e.g. "rtmp://push.example.com/live"'),
+                   required=True, secret=True),
+               Key("key", text("Stream key: write ${CHANNELS_KEY} and set it in the environment. "
+                               "串流密钥：写 ${变量名}，在环境变量里设置，不要写进文件。", examples=["${CHANNELS_KEY}"]),
+                   secret=True))),
+    Kind("outputs", "srt", "an SRT target (conference gateway, media server) SRT 推流", impl=PushOutput,
+         example='gateway: {kind: srt, url: "srt://192.0.2.20:9000"}',
+         keys=(Key("url", text("srt://HOST:PORT[?streamid=...&passphrase=${SRT_PASS}]. SRT 目标地址。",
+                               pattern=r"^srt://\S+$", title="srt:// URL",
+                               errorMessage='must start with srt://, e.g. "srt://192.0.2.20:9000"'),
+                   required=True, secret=True),)),
+)

@@ -11,6 +11,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from ..kinds import Key, Kind, text
 from .base import Output, TsMuxer
 
 FSYNC_EVERY_S = 1.0
@@ -69,3 +70,12 @@ class RecordOutput(Output):
         if self.path:
             data["file"] = str(self.path)
         return data
+
+
+KINDS = (
+    Kind("outputs", "file", "a local recording (.ts) 本地录制", impl=RecordOutput,
+         example='record: {kind: file, path: "recordings/{show}-{start:%Y%m%d-%H%M%S}.ts"}',
+         keys=(Key("path", text("Recording path template: {show}, {name}, {start:%Y%m%d-%H%M%S}; relative to the show "
+                                "file's folder. 录制文件路径模板。", minLength=1, title="path template",
+                                examples=["recordings/{show}-{start:%Y%m%d-%H%M%S}.ts"]), required=True),)),
+)

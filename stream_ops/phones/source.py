@@ -10,8 +10,10 @@ from typing import Any
 
 from ..config import SourceConfig
 from ..sources.base import Source, SourceSlot
+from ..sources.webrtc import WEBRTC
 
-DEFAULTS: dict[str, Any] = {"max_width": 1280, "max_height": 720, "max_bitrate_kbps": 2500, "facing": "environment"}
+# The phone settings and their defaults, as the kind declares them (sources/webrtc.py).
+DEFAULTS: dict[str, Any] = {key.name: key.default for key in WEBRTC.keys}
 PHONE_FIELDS = ("phone", "bitrate_kbps", "rtt_ms", "packets_lost", "codec_audio")
 
 

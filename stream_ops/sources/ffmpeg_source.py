@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from .. import ffmpeg
 from ..config import Secret
+from ..kinds import Key, Kind, boolean, text
 from .base import Source, SourceSlot
 
 log = logging.getLogger(__name__)
@@ -213,3 +214,33 @@ class FfmpegSource(Source):
                     self.slot.set_input(w, h, codec)
             log.debug("%s: %s", self.slot.name, ffmpeg.redact(line, self.secrets))
         self._stderr_done.set()
+
+
+RTMP_LISTEN_PATTERN = r"^rtmp://[^/:\s]+:[0-9]{1,5}/[^/\s]+/[^/\s]+$"
+SRT_LISTEN_PATTERN = r"^srt://[^/:\s]+:[0-9]{1,5}/?(\?\S*)?$"
+
+KINDS = (
+    Kind("sources", "rtmp", "an encoder pushes RTMP to us 编码器推 RTMP", impl=FfmpegSource,
+         example='cam1: {kind: rtmp, listen: "rtmp://0.0.0.0:1935/live/cam1"}',
+         keys=(Key("listen", text("Where an encoder pushes RTMP to us: rtmp://HOST:PORT/APP/NAME. 编码器推流地址。",
+                                  pattern=RTMP_LISTEN_PATTERN, title="rtmp://HOST:PORT/APP/NAME",
+                                  errorMessage='must look like "rtmp://0.0.0.0:1935/live/cam1" (rtmp://HOST:PORT/APP/NAME)',
+                                  examples=["rtmp://0.0.0.0:1935/live/cam1"]), required=True),)),
+    Kind("sources", "srt", "an encoder sends SRT to us 编码器推 SRT", impl=FfmpegSource,
+         example='cam2: {kind: srt, listen: "srt://0.0.0.0:9000"}',
+         keys=(Key("listen", text("Where an encoder sends SRT to us: srt://HOST:PORT. SRT 监听地址。",
+                                  pattern=SRT_LISTEN_PATTERN, title="srt://HOST:PORT",
+                                  errorMessage='must look like "srt://0.0.0.0:9000" (srt://HOST:PORT)',
+                                  examples=["srt://0.0.0.0:9000"]), required=True),)),
+    Kind("sources", "pull", "we pull a stream (RTSP camera, HLS, RTMP...) 拉流", impl=FfmpegSource,
+         example='site: {kind: pull, url: "rtsp://192.0.2.10/stream1"}',
+         keys=(Key("url", text("A stream we pull: rtsp/rtmp/srt/http(s)/udp/rtp URL. 拉流地址。",
+                               pattern=r"^(rtsp|rtsps|rtmp|rtmps|srt|http|https|udp|rtp)://\S+$", title="URL",
+                               errorMessage='must be a URL such as "rtsp://192.0.2.10/stream1"',
+                               examples=["rtsp://192.0.2.10/stream1"]), required=True),)),
+    Kind("sources", "file", "a video file, played by ffmpeg 视频文件", impl=FfmpegSource,
+         example="promo: {kind: file, path: assets/promo.mp4, loop: true}",
+         keys=(Key("path", text("Video file, relative to the show file's folder. 视频文件路径。", minLength=1,
+                                examples=["assets/promo.mp4"]), required=True, file=True),
+               Key("loop", boolean("Start again at the end. 循环播放。"), default=True))),
+)

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from .. import frames
+from ..kinds import Key, Kind, color, text
 from .base import Source, SourceSlot
 
 # SMPTE-like bars: white, yellow, cyan, green, magenta, red, blue (75 %).
@@ -135,3 +136,14 @@ def image_frame(path: str, w: int, h: int) -> np.ndarray:
     # Straight from RGB to the fitted size: one swscale pass, and odd-sized stills are fine.
     vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
     return frames.from_video_frame(vf, w, h, "contain")
+
+
+KINDS = (
+    Kind("sources", "image", "a still image 图片", impl=ImageSource,
+         example="still: {kind: image, path: assets/slate.png}",
+         keys=(Key("path", text("Still image, relative to the show file's folder. 图片路径。", minLength=1,
+                                examples=["assets/slate.png"]), required=True, file=True),)),
+    Kind("sources", "test", "colour bars and a 1 kHz tone 测试信号", impl=TestSource, example="bars: {kind: test}"),
+    Kind("sources", "color", "a solid colour 纯色", impl=ColorSource, example='red: {kind: color, color: "#ff0000"}',
+         keys=(Key("color", color("Fill colour. 纯色。"), required=True),)),
+)
