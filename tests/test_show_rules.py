@@ -35,7 +35,7 @@ LONG_FADE_MS = 10_000   # long enough that the next command surely lands mid-fad
 
 def build(tmp_path: Path, text: str = SHOW) -> Show:
     config, _ = check_show_text(text, tmp_path / "show.yaml", env={})
-    return Show(config, token="t")
+    return Show(config)
 
 
 COMMAND_EVENTS = ("program", "preview", "source_audio", "output_state")

@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from ..config import TRANSITIONS
+from ..config import GAIN_DB_MAX, GAIN_DB_MIN, TRANSITIONS
 from ..refusal import Refusal
 from . import operator, panel, phone, public, ws
 from .auth import token_ok
@@ -111,7 +111,8 @@ OPERATOR: tuple[Endpoint, ...] = (
              answer=answer("name", "state"), refusals=(404,)),
     Endpoint("POST", "/api/sources/{name}/audio", operator.source_audio, "A source's gain and mute",
              names={"name": "source"},
-             body=obj({"gain_db": {"type": "number", "description": "dB, -60 to +20"},
+             body=obj({"gain_db": {"type": "number", "minimum": GAIN_DB_MIN, "maximum": GAIN_DB_MAX,
+                                   "description": f"dB, {GAIN_DB_MIN} to {GAIN_DB_MAX}"},
                        "muted": {"type": "boolean"}}),
              answer=answer("name", "gain_db", "muted"), refusals=(404,)),
     Endpoint("GET", "/api/scenes/{name}", operator.scene, "One scene's layers", names={"name": "scene"},
