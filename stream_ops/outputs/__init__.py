@@ -8,7 +8,7 @@ from .base import Output
 # Keys every output has, whatever its kind.
 COMMON_KEYS = (
     Key("platform", text("channels, douyin, bilibili, kuaishou, youtube, gateway, record... 平台。",
-                         examples=["channels", "douyin", "bilibili", "kuaishou", "youtube"]), default=""),
+                         examples=["channels", "douyin", "bilibili", "kuaishou", "youtube"])),
     Key("label", text("Name shown in the control panel. 控制台显示名称。"), default="the name"),
     Key("autostart", boolean("Start when the show starts. 启动时自动开始。"), default=False),
 )
