@@ -160,7 +160,11 @@ class Engine:
                 self.bus.publish_threadsafe("program", scene=scene, previous=old, transition="cut", duration_ms=0, actor=actor)
             return
         old = self.program
-        if fade:
+        running = self.transition
+        if fade and running is not None and running.from_scene == scene and not running.done(self.frame_index):
+            # Taking back a fade still under way turns it round from the picture on air.
+            self.transition = running.reversed(self.frame_index, duration_ms, self.fps)
+        elif fade:
             self.transition = Transition.begin("fade", old, scene, self.frame_index, duration_ms, self.fps)
         else:
             self.transition = None

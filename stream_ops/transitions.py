@@ -30,6 +30,14 @@ class Transition:
     def done(self, frame: int) -> bool:
         return self.progress(frame) >= 1.0
 
+    def reversed(self, frame: int, duration_ms: int, fps: float) -> "Transition":
+        """A fade back to `from_scene`, starting from the picture on air at `frame`: a fade
+        3/4 of the way in turns round and is 1/4 of the way back (no jump)."""
+        back = Transition.begin("fade", self.to_scene, self.from_scene, frame, duration_ms, fps)
+        done = round((1.0 - self.progress(frame)) * back.frames)
+        # progress(frame) = (frame - start + 1) / frames = done / frames
+        return Transition("fade", back.from_scene, back.to_scene, frame + 1 - done, back.frames)
+
 
 def fade_weight(progress: float) -> int:
     """Weight of the incoming scene in 0..256 (integer blend: out = (a*w + b*(256-w)) >> 8)."""

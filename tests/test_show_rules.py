@@ -15,6 +15,7 @@ from stream_ops.config import GAIN_DB_MAX, GAIN_DB_MIN
 from stream_ops.refusal import Refusal
 from stream_ops.show import Show
 from stream_ops.showfile import check_show_text
+from stream_ops.transitions import Transition
 
 SHOW = """
 show:
@@ -158,11 +159,30 @@ async def test_fade_of_zero_ms_is_a_cut(show: Show) -> None:
     assert show.state()["transition"] is None
 
 
-async def test_take_during_a_fade_fades_back_from_the_new_program(show: Show) -> None:
+async def test_take_during_a_fade_turns_it_round(show: Show) -> None:
     await show.take("fade", LONG_FADE_MS)
     assert (await show.take("fade", LONG_FADE_MS)) == {"program": "a", "preview": "b"}
     t = show.state()["transition"]
     assert (t["from"], t["to"]) == ("b", "a")
+    # Barely into a→b, so the way back starts nearly complete (not from all-b).
+    assert t["progress"] > 0.5
+
+
+def test_a_reversed_fade_starts_from_the_picture_on_air() -> None:
+    fade = Transition.begin("fade", "a", "b", 100, 1000, 10)     # 10 frames
+    assert fade.progress(106) == pytest.approx(0.7)
+    back = fade.reversed(106, 1000, 10)
+    assert (back.from_scene, back.to_scene, back.frames) == ("b", "a", 10)
+    assert back.progress(106) == pytest.approx(0.3)               # the same picture, now heading back to a
+    assert back.done(113) and not back.done(112)
+    assert fade.reversed(100, 2000, 10).progress(100) == pytest.approx(0.9)   # its own length
+
+
+async def test_fade_to_a_third_scene_during_a_fade_starts_from_the_program(show: Show) -> None:
+    await show.take("fade", LONG_FADE_MS)
+    await show.set_program("c", "fade", LONG_FADE_MS)
+    t = show.state()["transition"]
+    assert (t["from"], t["to"]) == ("b", "c")
 
 
 async def test_cut_during_a_fade_ends_the_fade(show: Show) -> None:
