@@ -65,7 +65,9 @@ def layer_schema() -> dict[str, Any]:
             return {"required": [name], "not": {"anyOf": [{"required": [p]} for p in proper]}}
         return {"required": [name]}
 
-    others = {name for name in sec.all_keys() if name not in sec.kinds} - {k.name for k in sec.common}
+    # Keys a kind may be refused: any but the common ones and the proper kind keys (two kinds
+    # in one layer is the oneOf's message, not one per key).
+    others = set(sec.all_keys()) - {k.name for k in sec.common} - set(proper)
     return {
         "type": "object",
         "title": "layer",
@@ -76,7 +78,7 @@ def layer_schema() -> dict[str, Any]:
         "oneOf": [is_kind(k) for k in order],
         # Another kind's key (`crop` on a text) is refused by a false schema; showfile says whose it is.
         "allOf": [{"if": is_kind(kind.name),
-                   "then": {"properties": {k: False for k in sorted(others - {x.name for x in kind.keys})}}}
+                   "then": {"properties": {k: False for k in sorted(others - {x.name for x in kind.keys} - {kind.name})}}}
                   for kind in sec.kinds.values()],
     }
 

@@ -366,7 +366,7 @@ def _other_kinds_keys(path: YamlPath, layer: dict) -> list[Problem]:
     kind = next((k for k in layers.layer_kind_keys() if k in layer), None)
     if kind is None:
         return []
-    allowed = {k.name for k in layers.keys_of(kind)} | set(layers.kinds)
+    allowed = {k.name for k in layers.keys_of(kind)} | (set(layers.kinds) - layers.shared_kind_keys())
     return [Problem(path + (key,), f"unknown key '{key}' in {_where(path)}: '{key}' is for "
                                    f"{'/'.join(layers.kinds_with_key(key))} layers, not {kind} ones", key=True)
             for key in layer if key not in allowed and key in layers.all_keys()]

@@ -152,3 +152,8 @@ def test_a_layer_takes_only_its_kinds_keys(layer: str, message: str, tmp_path: P
 ])
 def test_a_layer_with_its_own_keys_passes(layer: str, tmp_path: Path) -> None:
     check_show_text(layer_show(layer), "show.yaml", env={}, base_dir=tmp_path)
+
+
+def test_a_shared_kind_key_is_refused_where_it_means_nothing(tmp_path: Path) -> None:
+    assert problems(layer_show('{qr: "{{ apply_url }}", color: "#ff0000"}'), tmp_path) == [
+        "show.yaml:6:33: unknown key 'color' in layer 1 of scene 'one': 'color' is for text/color layers, not qr ones"]
