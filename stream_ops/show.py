@@ -105,9 +105,11 @@ class Show:
         problems = await asyncio.to_thread(self.engine.stop)
         # The last word of a show: an operator reading the log knows it ended on purpose.
         if problems:
-            self.bus.log(f"停播 show stopped with problems: {'; '.join(problems)}", level="warning", actor="system")
+            self.bus.log(f"停播 show stopped with problems: {'; '.join(problems)}", level="warning", actor="system",
+                         en=f"show stopped with problems: {'; '.join(problems)}")
         else:
-            self.bus.log("停播 show stopped cleanly: outputs closed, recordings finalized", actor="system")
+            self.bus.log("停播 show stopped cleanly: outputs closed, recordings finalized", actor="system",
+                         en="show stopped cleanly: outputs closed, recordings finalized")
 
     async def _tick(self) -> None:
         """Once a second: fresh live values for on-screen text."""
