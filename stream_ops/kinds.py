@@ -218,35 +218,38 @@ def _default(key: Key) -> str:
 
 def markdown(section_name: str) -> str:
     """The key tables of one section, as they stand in docs/showfile.md."""
+    return _layer_tables() if section_name == "layers" else _kind_tables(section_name)
+
+
+def _layer_tables() -> str:
+    """Layers: one row per key (common keys first, then the kind keys), then one per kind."""
+    sec = section("layers")
+    rows = ["| key | for | type | default | meaning |", "|---|---|---|---|---|"]
+    for key in sec.common:
+        rows.append(f"| `{key.name}` | all | {_cell(type_words(key.schema))} | {_default(key)} | {_cell(key.description)} |")
+    names = sec.layer_kind_keys() + [k.name for kind in sec.kinds.values() for k in kind.keys]
+    for name in dict.fromkeys(names):
+        used_by = sec.kinds_with_key(name)
+        declared = [d for d in (sec.kinds[k].key(name) for k in used_by) if d is not None]
+        meaning = " ".join(dict.fromkeys(d.description for d in declared))
+        default = next((_default(d) for d in declared if not d.required), "—")
+        marks = " (says the kind)" if name in sec.kinds else ""
+        rows.append(f"| `{name}`{marks} | {', '.join(used_by)} | {_cell(type_words(declared[0].schema, declared[0].file))} "
+                    f"| {default} | {_cell(meaning)} |")
+    rows += ["", "| layer | draws | example |", "|---|---|---|"]
+    rows += [f"| {k.name} | {_cell(k.summary)} | `{_cell(k.example)}` |" for k in sec.kinds.values()]
+    return "\n".join(rows)
+
+
+def _kind_tables(section_name: str) -> str:
+    """Sources, outputs: the keys every item has, then each kind with its own keys."""
     sec = section(section_name)
-    if section_name == "layers":
-        rows = ["| key | for | type | default | meaning |", "|---|---|---|---|---|"]
-        order = sec.layer_kind_keys()
-        for key in sec.common:
-            rows.append(f"| `{key.name}` | all | {_cell(type_words(key.schema))} | {_default(key)} | {_cell(key.description)} |")
-        seen: set[str] = set()
-        for name in order + [k.name for kind in sec.kinds.values() for k in kind.keys]:
-            if name in seen:
-                continue
-            seen.add(name)
-            used_by = sec.kinds_with_key(name)
-            key = sec.all_keys()[name]
-            marks = " (says the kind)" if name in sec.kinds else ""
-            meaning = " ".join(dict.fromkeys(sec.kinds[k].key(name).description for k in used_by))  # type: ignore[union-attr]
-            declared = [sec.kinds[k].key(name) for k in used_by]
-            default = next((_default(d) for d in declared if d and not d.required), "—")  # type: ignore[union-attr]
-            rows.append(f"| `{name}`{marks} | {', '.join(used_by)} | {_cell(type_words(key.schema, key.file))} "
-                        f"| {default} | {_cell(meaning)} |")
-        kinds = ["", "| layer | draws | example |", "|---|---|---|"]
-        kinds += [f"| {k.name} | {_cell(k.summary)} | `{_cell(k.example)}` |" for k in sec.kinds.values()]
-        return "\n".join(rows + kinds)
-    noun = NOUN[section_name]
-    rows = [f"Every {noun} has `kind:` and may have:", "",
+    rows = [f"Every {NOUN[section_name]} has `kind:` and may have:", "",
             "| key | type | default | live | meaning |", "|---|---|---|---|---|"]
     for key in sec.common:
         rows.append(f"| `{key.name}` | {_cell(type_words(key.schema))} | {_default(key)} | {'yes' if key.live else ''} "
                     f"| {_cell(key.description)} |")
-    rows += ["", f"Keys of each kind (a key of another kind is an error that says which kind it belongs to):", "",
+    rows += ["", "Keys of each kind (a key of another kind is an error that says which kind it belongs to):", "",
              "| kind | what | keys | example |", "|---|---|---|---|"]
     for kind in sec.kinds.values():
         keys = "; ".join(f"`{k.name}` ({type_words(k.schema, k.file)}, {_default(k).strip('()')}): {k.description}"
