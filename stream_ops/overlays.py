@@ -17,6 +17,7 @@ from . import templates
 from .config import LayerConfig, Rect
 from .fonts import cjk_font
 from .frames import parse_color, yuv_of
+from .jobfair.card import render_jobcard, render_qr
 from .kinds import RECT, Key, Kind, choice, color, implementation, integer, text
 
 
@@ -167,12 +168,7 @@ class QrOverlay(Overlay):
     def draw(self, ctx: dict[str, Any]) -> Image.Image:
         url = templates.render(self.layer.qr or "", ctx)
         side = min(self.rect.w, self.rect.h)
-        try:
-            from .jobfair.card import render_qr
-
-            img = render_qr(url, side)
-        except ImportError:
-            img = _qr_image(url, side)
+        img = render_qr(url, side)
         fill = parse_color(self.layer.background) if self.layer.background else (0, 0, 0, 0)
         canvas = Image.new("RGBA", (self.rect.w, self.rect.h), fill)
         canvas.alpha_composite(img.convert("RGBA"), ((self.rect.w - img.width) // 2, (self.rect.h - img.height) // 2))
@@ -188,10 +184,6 @@ class JobCardOverlay(Overlay):
                 repr((ctx.get("employer") or {}).get("name") if isinstance(ctx.get("employer"), dict) else None))
 
     def draw(self, ctx: dict[str, Any]) -> Image.Image:
-        try:
-            from .jobfair.card import render_jobcard
-        except ImportError:
-            return Image.new("RGBA", (self.rect.w, self.rect.h), (0, 0, 0, 0))
         return render_jobcard(ctx, self.rect.w, self.rect.h, background=self.layer.background)
 
 
@@ -254,16 +246,6 @@ KINDS = (
 def overlay_class(kind: str) -> Callable[[LayerConfig, Rect, float], Overlay]:
     """The `Overlay` subclass that draws a layer kind."""
     return implementation("layers", kind)
-
-
-def _qr_image(url: str, side: int) -> Image.Image:
-    import segno
-
-    qr = segno.make(url or " ", error="m")
-    modules = qr.symbol_size(scale=1, border=2)[0]
-    scale = max(1, side // modules)
-    matrix = np.array([[0 if cell else 255 for cell in row] for row in qr.matrix_iter(scale=scale, border=2)], np.uint8)
-    return Image.fromarray(matrix, "L").convert("RGBA")
 
 
 def draw_text_box(text: str, w: int, h: int, size: int, color: str = "#ffffff", background: str | None = None,

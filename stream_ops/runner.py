@@ -82,15 +82,9 @@ def run(config: ShowConfig, warnings: list[str] | None = None, host: str = "127.
             print(f"control panel: {control_url(show, token)}", flush=True)
             if show.apply_base:
                 print(f"apply form: {show.apply_base}/apply", flush=True)
-        await task
-        if show.public_service is not None:
-            await asyncio.to_thread(show.public_service.stop)
+        await task   # the app's shutdown stops the show, and the show its apply service
         return 0 if server.started else 1
 
     # uvicorn installs its own signal handlers inside serve(); ours just ask it to exit.
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    code = asyncio.run(main())
-    if code == 0:
-        print("stream-ops: 停播 show stopped cleanly: outputs closed, recordings finalized, no child left",
-              flush=True)
-    return code
+    return asyncio.run(main())   # Show.stop logs how the show ended

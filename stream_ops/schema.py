@@ -172,10 +172,8 @@ SHOW: dict[str, Any] = {
 
 
 def _jobfair_schema() -> dict[str, Any]:
-    try:
-        from .jobfair.schema import JOBFAIR_SCHEMA  # written by the job-fair author
-    except (ImportError, AttributeError):
-        return {"type": "object", "description": "Job fair: employers and jobs. 招聘会：用人单位与岗位。"}
+    from .jobfair.schema import JOBFAIR_SCHEMA
+
     # Embedded as a subschema: "$schema" belongs only at the document's root.
     return {k: v for k, v in JOBFAIR_SCHEMA.items() if k != "$schema"}
 

@@ -102,6 +102,8 @@ class Show:
             await self.phones.close()
         if self.jobfair is not None:
             await self.jobfair.close()
+        if self.public_service is not None:
+            await asyncio.to_thread(self.public_service.stop)
         problems = await asyncio.to_thread(self.engine.stop)
         # The last word of a show: an operator reading the log knows it ended on purpose.
         if problems:

@@ -509,10 +509,8 @@ def _port_problems(sources: dict) -> list[Problem]:
 def _jobfair_check(data: dict, base_dir: Path) -> tuple[Any, list[Problem]]:
     if not isinstance(data.get("jobfair"), dict):
         return None, []
-    try:
-        from .jobfair.model import check_jobfair  # written by the job-fair author
-    except (ImportError, AttributeError):
-        return None, []
+    from .jobfair.model import check_jobfair
+
     model, problems = check_jobfair(data["jobfair"], base_dir)
     return model, [Problem(("jobfair",) + tuple(p.path), p.message, p.severity, p.key) for p in problems]
 
