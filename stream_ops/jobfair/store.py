@@ -1,33 +1,38 @@
 """Where applications, viewer samples, visits and markers are kept: the `Store` interface.
 
-`SqliteStore(path)` is the default (`data_dir/stream-ops.sqlite3`). All SQL lives in
-this module; a PostgreSQL store only has to implement `Store`.
+Two engines implement it fully: `SqliteStore` (sqlite_store.py, the embedded default at
+`data_dir/stream-ops.sqlite3`) and `PostgresStore` (postgres_store.py, for several
+public-service processes on several hosts). `open_store(url, data_dir)` picks one from
+the show file's `jobfair.store`. Callers (the service, the export) only see `Store`.
 
-Durability: WAL with `synchronous=FULL`, and every write method returns only after its
-transaction is committed, so a write that was acknowledged survives SIGKILL or power
-loss. Writes go through ONE writer thread that commits whatever is queued as a group
-(one fsync for many applications); async methods await that commit without blocking
-the event loop. Reads open their own connection (WAL lets them run beside the writer)
-and are plain blocking calls: use them from exports and tools, or via `asyncio.to_thread`.
+Contract every engine keeps:
+- every async write returns only after its transaction is committed (a killed process
+  loses nothing it acknowledged); a write the engine cannot commit raises `StoreUnavailable`;
+- several processes may write at once; `revision()` changes after anyone's commit, so a
+  reader refreshes only on change;
+- reads are plain blocking calls: use them from exports and tools, or via `asyncio.to_thread`.
 """
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import queue
+import abc
+import hashlib
 import secrets
-import sqlite3
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, Hashable, Sequence
+from urllib.parse import urlsplit, urlunsplit
 
-from .privacy import mask_name, mask_phone
+from .privacy import mask_name
 
 DB_NAME = "stream-ops.sqlite3"
-SCHEMA_VERSION = 1
-T = TypeVar("T")
+# No 0/O, 1/I/L: read aloud or typed on a phone. 31 symbols × 12 = 59 bits: not guessable
+# at any rate limit, and still short enough to copy from a screenshot (K7FM-9QXD-R2TA).
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 12
+
+
+class StoreUnavailable(Exception):
+    """The engine could not commit or read (database down, disk full): nothing was acknowledged."""
 
 
 # --------------------------------------------------------------------------- records
@@ -37,7 +42,7 @@ class NewApplication:
     """One applicant's application to one job, as validated by the form."""
 
     name: str
-    phone: str                      # normalized 11-digit mobile
+    phone: str                      # canonical 11 ASCII digits
     job_id: str
     employer_id: str
     notice_version: str             # which privacy notice text was shown
@@ -57,7 +62,8 @@ class Application:
     employer_id: str
     consent_at: float               # when consent to share with `employer_id` was given
     notice_version: str
-    withdraw_code: str
+    code_hash: str                  # salted hash of the withdrawal code given with this row
+    person: str                     # salted hash of the phone: one applicant, kept after withdrawal
     ip_hash: str
     user_agent: str
     source: str
@@ -89,7 +95,7 @@ class Visit:
     at: float
     path: str                       # /apply
     job_id: str | None
-    ip_hash: str
+    visitor: str                    # salted hash of the browser's id cookie ("" when unknown)
 
 
 @dataclass(frozen=True)
@@ -129,343 +135,155 @@ class ApplyResult:
     created: bool                   # False: the same phone had already applied to this job
 
 
-# --------------------------------------------------------------------------- interface
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the statistics need, read at one revision."""
 
-class Store(Protocol):
-    """What the job-fair service and the export need from storage."""
-
-    salt: str                       # per-store secret for hashing client addresses
-
-    async def add_applications(self, apps: list[NewApplication], at: float | None = None) -> list[ApplyResult]: ...
-    async def withdraw(self, phone: str, code: str | None = None, job_id: str | None = None,
-                       at: float | None = None) -> list[Application]: ...
-    async def add_viewer_sample(self, sample: ViewerSample) -> None: ...
-    async def add_visit(self, visit: Visit) -> None: ...
-    async def start_marker(self, kind: str, ref: str, at: float | None = None) -> tuple[Marker, Marker | None]: ...
-    async def end_marker(self, kind: str, at: float | None = None) -> Marker | None: ...
-    async def add_platform_total(self, total: PlatformTotal) -> None: ...
-    def log_export(self, what: str, masked: bool, path: str, note: str = "", at: float | None = None) -> None: ...
-
-    def applications(self, include_withdrawn: bool = True) -> list[Application]: ...
-    def viewer_samples(self) -> list[ViewerSample]: ...
-    def visits(self) -> list[Visit]: ...
-    def markers(self) -> list[Marker]: ...
-    def platform_totals(self) -> list[PlatformTotal]: ...
-    def export_log(self) -> list[ExportRecord]: ...
-    def close(self) -> None: ...
-
-
-# --------------------------------------------------------------------------- SQLite
-
-_DDL = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS applications (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at REAL NOT NULL,
-    name TEXT NOT NULL,
-    phone TEXT,                         -- NULL once withdrawn
-    phone_masked TEXT NOT NULL,
-    job_id TEXT NOT NULL,
-    employer_id TEXT NOT NULL,
-    consent_at REAL NOT NULL,           -- consent to share with employer_id
-    notice_version TEXT NOT NULL,
-    withdraw_code TEXT NOT NULL,
-    ip_hash TEXT NOT NULL DEFAULT '',
-    user_agent TEXT NOT NULL DEFAULT '',
-    source TEXT NOT NULL DEFAULT 'form',
-    withdrawn_at REAL,
-    UNIQUE (phone, job_id)              -- same phone + same job counted once (NULLs never collide)
-);
-CREATE INDEX IF NOT EXISTS applications_phone ON applications (phone);
-CREATE TABLE IF NOT EXISTS viewer_samples (
-    at REAL NOT NULL, platform TEXT NOT NULL, count INTEGER NOT NULL, source TEXT NOT NULL, note TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS viewer_samples_at ON viewer_samples (platform, at);
-CREATE TABLE IF NOT EXISTS visits (at REAL NOT NULL, path TEXT NOT NULL, job_id TEXT, ip_hash TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS markers (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, ref TEXT NOT NULL, started_at REAL NOT NULL, ended_at REAL
-);
-CREATE TABLE IF NOT EXISTS platform_totals (
-    at REAL NOT NULL, platform TEXT NOT NULL, metric TEXT NOT NULL, value REAL NOT NULL, note TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS export_log (
-    at REAL NOT NULL, what TEXT NOT NULL, masked INTEGER NOT NULL, path TEXT NOT NULL, note TEXT NOT NULL DEFAULT ''
-);
-"""
-
-_APP_COLS = ("id, created_at, name, phone, phone_masked, job_id, employer_id, consent_at, notice_version, "
-             "withdraw_code, ip_hash, user_agent, source, withdrawn_at")
-_CODE_CHARS = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"   # no 0/O, 1/I/L: read aloud or typed on a phone
+    revision: Hashable
+    applications: list[Application]
+    viewer_samples: list[ViewerSample]
+    visits: list[Visit]
+    markers: list[Marker]
+    platform_totals: list[PlatformTotal]
 
 
 def new_withdraw_code() -> str:
-    """8 characters, shown once after applying, e.g. K7FM-9QXD."""
-    raw = "".join(secrets.choice(_CODE_CHARS) for _ in range(8))
-    return f"{raw[:4]}-{raw[4:]}"
+    """12 characters in three groups, e.g. K7FM-9QXD-R2TA; shown once after applying."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return "-".join(raw[i:i + 4] for i in range(0, CODE_LENGTH, 4))
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")   # WAL+NORMAL may lose the last commits on power loss
-    conn.execute("PRAGMA busy_timeout=30000")
-    return conn
+def canonical_code(code: str) -> str:
+    """What the applicant typed, as stored: capitals, no spaces or dashes; O→0-free alphabet kept."""
+    return "".join(c for c in code.upper() if c not in " -\t")
 
 
-class _Writer(threading.Thread):
-    """The one thread that writes: runs queued jobs, commits them as a group, then answers."""
-
-    MAX_BATCH = 512
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        super().__init__(name="jobfair-store-writer", daemon=True)
-        self.conn = conn
-        self.jobs: queue.SimpleQueue[tuple[Callable[[sqlite3.Connection], Any], concurrent.futures.Future] | None] \
-            = queue.SimpleQueue()
-
-    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> "concurrent.futures.Future[T]":
-        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self.jobs.put((fn, fut))
-        return fut
-
-    def run(self) -> None:
-        stop = False
-        while not stop:
-            first = self.jobs.get()
-            if first is None:
-                break
-            batch = [first]
-            while len(batch) < self.MAX_BATCH:
-                try:
-                    item = self.jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-            self._run_batch(batch)
-
-    def _run_batch(self, batch: list) -> None:
-        results: list[tuple[concurrent.futures.Future, Any, BaseException | None]] = []
-        conn = self.conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for fn, fut in batch:
-                # A savepoint per job: one failing job must not undo the others in the group.
-                conn.execute("SAVEPOINT job")
-                try:
-                    value = fn(conn)
-                except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    results.append((fut, None, exc))
-                else:
-                    conn.execute("RELEASE job")
-                    results.append((fut, value, None))
-            conn.execute("COMMIT")
-        except BaseException as exc:  # noqa: BLE001 - the commit itself failed: nobody is acknowledged
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
-            return
-        for fut, value, exc in results:   # only after COMMIT returned
-            if exc is not None:
-                fut.set_exception(exc)
-            else:
-                fut.set_result(value)
+def salted_hash(salt: str, value: str) -> str:
+    return hashlib.sha256(f"{salt}|{value}".encode()).hexdigest()[:32]
 
 
-class SqliteStore:
-    """The embedded default store: one SQLite file in the show's data folder."""
+# --------------------------------------------------------------------------- interface
 
-    def __init__(self, path: Path | str) -> None:
-        path = Path(path)
-        if path.is_dir() or path.suffix == "":
-            path = path / DB_NAME
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._conn = _connect(path)
-        self._conn.executescript(_DDL)
-        row = self._conn.execute("SELECT value FROM meta WHERE key='salt'").fetchone()
-        if row is None:
-            self.salt = secrets.token_hex(16)
-            self._conn.execute("INSERT INTO meta VALUES ('salt', ?), ('schema_version', ?)",
-                               (self.salt, str(SCHEMA_VERSION)))
-        else:
-            self.salt = row[0]
-        self._writer = _Writer(self._conn)
-        self._writer.start()
-        self._closed = False
+class Store(abc.ABC):
+    """What the job-fair service and the export need from storage (see the module docstring)."""
 
-    # ---------------------------------------------------------------- plumbing
+    salt: str                       # per-store secret for hashing addresses, browsers, codes, phones
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._closed:
-            raise RuntimeError("store is closed")
-        return await asyncio.wrap_future(self._writer.submit(fn))
+    # writes: each returns after its commit
+    @abc.abstractmethod
+    async def add_applications(self, apps: Sequence[NewApplication], code: str,
+                               at: float | None = None) -> list[ApplyResult]:
+        """Store one submission atomically. Rows new for their phone+job get `code` (hashed);
+        rows that already existed are returned unchanged with created=False."""
 
-    def _write_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._closed:
-            raise RuntimeError("store is closed")
-        return self._writer.submit(fn).result()
+    @abc.abstractmethod
+    async def withdraw(self, phone: str, code: str, at: float | None = None) -> list[Application]:
+        """Withdraw the phone's active applications made with `code` (name masked, phone removed).
+        Returns the rows withdrawn now; empty when nothing matched."""
 
-    def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
-        conn = sqlite3.connect(str(self.path), timeout=30)
-        try:
-            return conn.execute(sql, args).fetchall()
-        finally:
-            conn.close()
+    @abc.abstractmethod
+    async def add_viewer_sample(self, sample: ViewerSample) -> None: ...
 
-    def close(self) -> None:
-        """Finish queued writes, then close. Safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        self._writer.jobs.put(None)
-        self._writer.join(timeout=30)
-        self._conn.close()
+    @abc.abstractmethod
+    async def add_visits(self, visits: Sequence[Visit]) -> None:
+        """Many visits in one transaction (the service batches them)."""
 
-    # ---------------------------------------------------------------- writes
-
-    async def add_applications(self, apps: list[NewApplication], at: float | None = None) -> list[ApplyResult]:
-        """Store one submission (one row per job) atomically; existing phone+job pairs are not duplicated.
-
-        One withdrawal code per phone: a second submission reuses the first one's code.
-        """
-        at = time.time() if at is None else at
-
-        def run(conn: sqlite3.Connection) -> list[ApplyResult]:
-            out = []
-            code = None
-            for app in apps:
-                if code is None:
-                    row = conn.execute("SELECT withdraw_code FROM applications WHERE phone=? LIMIT 1",
-                                       (app.phone,)).fetchone()
-                    code = row[0] if row else new_withdraw_code()
-                cur = conn.execute(
-                    "INSERT INTO applications (created_at, name, phone, phone_masked, job_id, employer_id, consent_at,"
-                    " notice_version, withdraw_code, ip_hash, user_agent, source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
-                    " ON CONFLICT (phone, job_id) DO NOTHING",
-                    (at, app.name, app.phone, mask_phone(app.phone), app.job_id, app.employer_id, at,
-                     app.notice_version, code, app.ip_hash, app.user_agent[:120], app.source))
-                created = cur.rowcount == 1
-                row = conn.execute(f"SELECT {_APP_COLS} FROM applications WHERE phone=? AND job_id=?",
-                                   (app.phone, app.job_id)).fetchone()
-                out.append(ApplyResult(Application(*row), created))
-            return out
-
-        return await self._write(run)
-
-    async def withdraw(self, phone: str, code: str | None = None, job_id: str | None = None,
-                       at: float | None = None) -> list[Application]:
-        """Withdraw consent: with `code`, every application of that phone; else the one for `job_id`.
-
-        The rows stay (so counts stay honest) but the name is masked and the phone removed.
-        Returns the rows withdrawn now (empty when nothing matched).
-        """
-        at = time.time() if at is None else at
-        if not code and not job_id:
-            return []
-
-        def run(conn: sqlite3.Connection) -> list[Application]:
-            if code:
-                where, args = "phone=? AND withdraw_code=? AND withdrawn_at IS NULL", (phone, code.strip().upper())
-            else:
-                where, args = "phone=? AND job_id=? AND withdrawn_at IS NULL", (phone, job_id)
-            rows = conn.execute(f"SELECT {_APP_COLS} FROM applications WHERE {where}", args).fetchall()
-            done = []
-            for row in rows:
-                app = Application(*row)
-                conn.execute("UPDATE applications SET phone=NULL, name=?, withdrawn_at=? WHERE id=?",
-                             (mask_name(app.name), at, app.id))
-                done.append(Application(*(row[:2] + (mask_name(app.name), None) + row[4:13] + (at,))))
-            return done
-
-        return await self._write(run)
-
-    async def add_viewer_sample(self, sample: ViewerSample) -> None:
-        await self._write(lambda c: c.execute("INSERT INTO viewer_samples VALUES (?,?,?,?,?)",
-                                              (sample.at, sample.platform, sample.count, sample.source, sample.note)))
-
-    async def add_visit(self, visit: Visit) -> None:
-        await self._write(lambda c: c.execute("INSERT INTO visits VALUES (?,?,?,?)",
-                                              (visit.at, visit.path, visit.job_id, visit.ip_hash)))
-
+    @abc.abstractmethod
     async def start_marker(self, kind: str, ref: str, at: float | None = None) -> tuple[Marker, Marker | None]:
-        """Start a feature/segment marker, ending the open one of the same kind at the same instant.
+        """Start a marker, ending the open one of the same kind at the same instant: (new, ended)."""
 
-        Returns (the new marker, the one it ended or None).
-        """
-        at = time.time() if at is None else at
+    @abc.abstractmethod
+    async def end_marker(self, kind: str, at: float | None = None) -> Marker | None: ...
 
-        def run(conn: sqlite3.Connection) -> tuple[Marker, Marker | None]:
-            ended = _end_open(conn, kind, at)
-            cur = conn.execute("INSERT INTO markers (kind, ref, started_at) VALUES (?,?,?)", (kind, ref, at))
-            return Marker(cur.lastrowid, kind, ref, at, None), ended
+    @abc.abstractmethod
+    async def add_platform_total(self, total: PlatformTotal) -> None: ...
 
-        return await self._write(run)
-
-    async def end_marker(self, kind: str, at: float | None = None) -> Marker | None:
-        """End the open marker of `kind` (e.g. the fair is over); returns it, or None."""
-        at = time.time() if at is None else at
-        return await self._write(lambda c: _end_open(c, kind, at))
-
-    async def add_platform_total(self, total: PlatformTotal) -> None:
-        await self._write(lambda c: c.execute("INSERT INTO platform_totals VALUES (?,?,?,?,?)",
-                                              (total.at, total.platform, total.metric, total.value, total.note)))
-
+    @abc.abstractmethod
     def log_export(self, what: str, masked: bool, path: str, note: str = "", at: float | None = None) -> None:
         """Record an export (blocking until committed; exports are rare)."""
-        at = time.time() if at is None else at
-        self._write_sync(lambda c: c.execute("INSERT INTO export_log VALUES (?,?,?,?,?)",
-                                             (at, what, int(masked), path, note)))
 
-    # ---------------------------------------------------------------- reads
+    # reads: blocking
+    @abc.abstractmethod
+    def applications(self, include_withdrawn: bool = True) -> list[Application]: ...
 
-    def applications(self, include_withdrawn: bool = True) -> list[Application]:
-        where = "" if include_withdrawn else " WHERE withdrawn_at IS NULL"
-        return [Application(*r) for r in self._read(f"SELECT {_APP_COLS} FROM applications{where} ORDER BY id")]
-
+    @abc.abstractmethod
     def recent_applications(self, limit: int = 100, offset: int = 0) -> list[Application]:
         """Newest first, for the panel."""
-        return [Application(*r) for r in self._read(
-            f"SELECT {_APP_COLS} FROM applications ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset))]
 
-    def viewer_samples(self) -> list[ViewerSample]:
-        return [ViewerSample(*r) for r in self._read(
-            "SELECT at, platform, count, source, note FROM viewer_samples ORDER BY at, rowid")]
+    @abc.abstractmethod
+    def viewer_samples(self) -> list[ViewerSample]: ...
 
-    def visits(self) -> list[Visit]:
-        return [Visit(*r) for r in self._read("SELECT at, path, job_id, ip_hash FROM visits ORDER BY at, rowid")]
+    @abc.abstractmethod
+    def visits(self) -> list[Visit]: ...
 
-    def markers(self) -> list[Marker]:
-        return [Marker(*r) for r in self._read(
-            "SELECT id, kind, ref, started_at, ended_at FROM markers ORDER BY started_at, id")]
+    @abc.abstractmethod
+    def markers(self) -> list[Marker]: ...
 
-    def platform_totals(self) -> list[PlatformTotal]:
-        return [PlatformTotal(*r) for r in self._read(
-            "SELECT at, platform, metric, value, note FROM platform_totals ORDER BY at, rowid")]
+    @abc.abstractmethod
+    def platform_totals(self) -> list[PlatformTotal]: ...
 
-    def export_log(self) -> list[ExportRecord]:
-        return [ExportRecord(r[0], r[1], bool(r[2]), r[3], r[4]) for r in self._read(
-            "SELECT at, what, masked, path, note FROM export_log ORDER BY at, rowid")]
+    @abc.abstractmethod
+    def export_log(self) -> list[ExportRecord]: ...
+
+    @abc.abstractmethod
+    def revision(self) -> Hashable:
+        """Cheap token that changes after any process commits a write."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Finish queued writes, then close. Safe to call twice."""
+
+    def snapshot(self) -> Snapshot:
+        """Every record at (or after) one revision: read the revision first, so a write that lands
+        during the read shows up again at the next poll instead of being missed."""
+        rev = self.revision()
+        return Snapshot(rev, self.applications(), self.viewer_samples(), self.visits(), self.markers(),
+                        self.platform_totals())
 
 
-def _end_open(conn: sqlite3.Connection, kind: str, at: float) -> Marker | None:
-    row = conn.execute("SELECT id, kind, ref, started_at FROM markers WHERE kind=? AND ended_at IS NULL "
-                       "ORDER BY id DESC LIMIT 1", (kind,)).fetchone()
-    if row is None:
+# --------------------------------------------------------------------------- factory
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(invalid store URL)"
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:****@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _reveal(value: Any) -> str | None:
+    """A config Secret's real value (its str() is ****), or a plain string."""
+    if value is None:
         return None
-    # Any older open ones (a crash between runs) end at the same instant.
-    conn.execute("UPDATE markers SET ended_at=? WHERE kind=? AND ended_at IS NULL", (at, kind))
-    return Marker(*row, at)
+    reveal = getattr(value, "reveal", None)
+    return reveal() if callable(reveal) else str(value)
 
 
-def open_store(data_dir: Path) -> SqliteStore:
-    """The default store of a show: `data_dir/stream-ops.sqlite3`."""
-    return SqliteStore(Path(data_dir) / DB_NAME)
+def open_store(url: Any = None, data_dir: Path | str = ".", password: Any = None,
+               *, must_exist: bool = False) -> Store | None:
+    """The show's store: SQLite at `data_dir/stream-ops.sqlite3` by default, PostgreSQL for a
+    postgresql:// URL (`password` overrides one in the URL). `must_exist`: return None instead
+    of creating an SQLite file (an export must not create a store)."""
+    url_s, pw = _reveal(url), _reveal(password)
+    if not url_s:
+        path = Path(data_dir) / DB_NAME
+        if must_exist and not path.exists():
+            return None
+        from .sqlite_store import SqliteStore
+        return SqliteStore(path)
+    if is_postgres_url(url_s):
+        from .postgres_store import PostgresStore
+        return PostgresStore(url_s, pw)
+    raise ValueError(f"store: {redact_url(url_s)} is not a postgresql:// URL")
