@@ -109,7 +109,6 @@ def test_apply_page_is_chinese_mobile_and_self_contained(app) -> None:
     assert "<script" not in page and "http://" not in page.replace(base, "")  # no CDN, no JS
     assert "default-src 'none'" in r.headers["content-security-policy"]
     assert httpx.get(f"{base}/apply/apply.css").status_code == 200
-    assert service.visits == 1
 
 
 def test_form_apply_duplicate_and_withdraw(app, tmp_path: Path) -> None:
@@ -131,6 +130,8 @@ def test_form_apply_duplicate_and_withdraw(app, tmp_path: Path) -> None:
     listed = api.get(f"{base}/api/jobfair/applications").json()["applications"]
     assert {a["phone"] for a in listed} == {"138****5678"} and {a["name"] for a in listed} == {"张*"}
 
+    assert "撤回码" in again.text and code not in again.text      # an earlier code is never shown again
+
     w = client.post("/apply/withdraw", data={"csrf": token, "phone": "13812345678", "code": code})
     assert w.status_code == 200 and "已收到" in w.text
     assert sorted(r[:3] for r in rows(tmp_path)) == [("张*", None, "J003"), ("张*", None, "J007")]
@@ -143,14 +144,56 @@ def test_json_apply(app, tmp_path: Path) -> None:
     body = {"name": "李四", "phone": "13987654321", "job": "J001", "consent": ["E01"]}
     r = httpx.post(f"{base}/apply", json=body)
     assert r.status_code == 201 and r.json()["status"] == "created"
-    assert r.json()["phone"] == "139****4321" and re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}", r.json()["withdraw_code"])
+    code = r.json()["withdraw_code"]
+    assert r.json()["phone"] == "139****4321" and re.fullmatch(r"[A-HJKMNP-Z2-9]{4}(-[A-HJKMNP-Z2-9]{4}){2}", code)
     r = httpx.post(f"{base}/apply", json=body)
-    assert r.status_code == 200 and r.json()["status"] == "already_applied"
-    code = httpx.post(f"{base}/apply", json={**body, "job": "J002"}).json()["withdraw_code"]
-    assert httpx.post(f"{base}/apply/withdraw", json={"phone": "13987654321", "job": "J001"}).status_code == 422
-    w = httpx.post(f"{base}/apply/withdraw", json={"phone": "13987654321", "code": code})
+    assert r.status_code == 200 and r.json()["status"] == "already_applied" and r.json()["withdraw_code"] is None
+    # Phone + job without the code no longer withdraws anything.
+    w = httpx.post(f"{base}/apply/withdraw", json={"phone": "13987654321", "job": "J001"})
+    assert w.status_code == 422 and "撤回码" in w.json()["error"]
+    # A wrong code and an unknown phone get exactly the answer the right code gets.
+    wrong = httpx.post(f"{base}/apply/withdraw", json={"phone": "13987654321", "code": "AAAA-AAAA-AAAA"})
+    nobody = httpx.post(f"{base}/apply/withdraw", json={"phone": "13900000000", "code": code})
+    assert rows(tmp_path)[0][1] == "13987654321"
+    right = httpx.post(f"{base}/apply/withdraw", json={"phone": "13987654321", "code": code})
+    assert wrong.status_code == nobody.status_code == right.status_code == 200
+    assert wrong.json() == right.json() and nobody.json()["status"] == right.json()["status"] == "received"
+    assert nobody.json()["message"] == right.json()["message"]
+    assert rows(tmp_path)[0][1] is None
+
+
+def test_a_repeat_application_never_returns_the_victims_code(app, tmp_path: Path) -> None:
+    """The issue's attack: apply with someone else's phone to learn their code, then withdraw them."""
+    base, _, _ = app
+    victim = httpx.post(f"{base}/apply", json={"name": "受害人", "phone": "13911112222", "job": "J004",
+                                               "consent": ["E01"]})
+    victim_code = victim.json()["withdraw_code"]
+    attack = httpx.post(f"{base}/apply", json={"name": "攻击者", "phone": "13911112222", "job": ["J004", "J001"],
+                                               "consent": ["E01"]})
+    assert attack.status_code == 201 and victim_code not in attack.text
+    statuses = {a["job"]: a["status"] for a in attack.json()["applications"]}
+    assert statuses == {"J004": "already_applied", "J001": "created"} and "第一次" in attack.json()["message"]
+    # The attacker's fresh code withdraws only what the attacker's request created.
+    w = httpx.post(f"{base}/apply/withdraw", json={"phone": "13911112222", "code": attack.json()["withdraw_code"]})
     assert w.status_code == 200
-    assert rows(tmp_path)[1][1] is None
+    assert sorted((r[2], r[1]) for r in rows(tmp_path)) == [("J001", None), ("J004", "13911112222")]
+
+
+@pytest.mark.parametrize("phone", ["13٨٠٠١٣٨٠٠٠", "１３８００１３８٠٠٠", "13800138000\u0663"])
+def test_other_scripts_digits_are_refused(app, tmp_path: Path, phone: str) -> None:
+    base, _, _ = app
+    r = httpx.post(f"{base}/apply", json={"name": "王五", "phone": phone, "job": "J001", "consent": ["E01"]})
+    assert r.status_code == 422 and "0–9" in r.json()["error"] and "digits" in r.json()["error"]
+    assert rows(tmp_path) == []
+
+
+def test_fullwidth_and_bold_digits_are_the_same_person(app, tmp_path: Path) -> None:
+    base, service, _ = app
+    for phone in ["13800138000", "13８００１３８０００", "13𝟖𝟎𝟎𝟏𝟑𝟖𝟎𝟎𝟎", "+86 138-0013-8000"]:
+        r = httpx.post(f"{base}/apply", json={"name": "王五", "phone": phone, "job": "J001", "consent": ["E01"]})
+        assert r.status_code in (200, 201), r.text
+    assert rows(tmp_path) == [("王五", "13800138000", "J001", "E01", None)]
+    assert service.summary()["applications"]["applicants"] == 1
 
 
 @pytest.mark.parametrize("body,words", [

@@ -17,7 +17,8 @@ from stream_ops.config import AudioSettings, ShowConfig, VideoSettings
 from stream_ops.jobfair import export
 from stream_ops.jobfair.model import check_jobfair
 from stream_ops.jobfair.report import CST, Marker, ViewerSample, build_timeline, compute_peaks
-from stream_ops.jobfair.store import NewApplication, PlatformTotal, SqliteStore, Visit
+from stream_ops.jobfair.sqlite_store import SqliteStore
+from stream_ops.jobfair.store import NewApplication, PlatformTotal, Visit, new_withdraw_code
 from stream_ops.jobfair.store import ViewerSample as StoredSample
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=CST).timestamp()
@@ -65,11 +66,12 @@ async def fill(store: SqliteStore, fair: object) -> dict:
     # The same phone applying to the same job again: stored once.
     for apps, at in submissions[:50]:
         submissions.append((apps[:1], at + 30))
-    results = await asyncio.gather(*(store.add_applications(a, at=at) for a, at in submissions))
-    codes = {r[0].application.phone: r[0].application.withdraw_code for r in results}
+    codes = [new_withdraw_code() for _ in submissions]
+    await asyncio.gather(*(store.add_applications(a, code, at=at) for (a, at), code in zip(submissions, codes)))
+    first_code = {apps[0].phone: code for (apps, _), code in reversed(list(zip(submissions, codes)))}
     withdrawn = [p for _, p in people[:20]]
     for phone in withdrawn:
-        await store.withdraw(phone, codes[phone], at=T0 + 7100)
+        await store.withdraw(phone, first_code[phone], at=T0 + 7100)
 
     for i, eid in enumerate(fair.employers):  # type: ignore[attr-defined]
         await store.start_marker("segment", eid, at=T0 + i * 1400)
@@ -86,7 +88,7 @@ async def fill(store: SqliteStore, fair: object) -> dict:
             count = int(base[p] * (1 + 0.4 * rnd.random()))
             peaks[p] = max(peaks.get(p, 0), count)
             await store.add_viewer_sample(StoredSample(T0 + m * 60 + 15, p, count, sources[p]))
-    await asyncio.gather(*(store.add_visit(Visit(T0 + rnd.uniform(0, 7100), "/apply", None, "h")) for _ in range(5000)))
+    await store.add_visits([Visit(T0 + rnd.uniform(0, 7100), "/apply", None, f"b{i % 900}") for i in range(5000)])
     await store.add_platform_total(PlatformTotal(T0 + 9000, "channels", "total_viewers", 182345, "视频号助手"))
     return {"people": people, "withdrawn": set(withdrawn), "peaks": peaks}
 
@@ -282,9 +284,13 @@ def test_show_without_jobfair_is_refused(tmp_path: Path, capsys: pytest.CaptureF
 
 def test_csv_cells_cannot_become_formulas(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
-    export.write_csv(path, ["a"], [["=HYPERLINK(\"x\")"], ["-5"], ["+86 phone"]])
-    rows = read_csv(path)
+    export.write_csv(path, ["a"], [["=HYPERLINK(\"x\")"], ["-5"], ["+86 phone"], ["\t=1+1"], ["\r=1+1"],
+                                   ["@SUM(A1)"], ["-١٢"]])
+    raw = path.read_bytes().decode("utf-8-sig")
+    rows = list(csv.reader(raw.splitlines(keepends=True)))
     assert rows[1] == ["'=HYPERLINK(\"x\")"] and rows[2] == ["-5"] and rows[3] == ["'+86 phone"]
+    assert rows[4] == ["'\t=1+1"] and rows[5] == ["'\r=1+1"] and rows[6] == ["'@SUM(A1)"]
+    assert rows[7] == ["'-١٢"]   # only ASCII digits make a cell "a number"
 
 
 # --------------------------------------------------------------------------- pure parts

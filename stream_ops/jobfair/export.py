@@ -20,8 +20,8 @@ from stream_ops.jobfair.report import (
     summary_rows,
 )
 from stream_ops.jobfair.report_html import notes, render_html
+from stream_ops.jobfair.store import DB_NAME, Store, StoreUnavailable, open_store
 
-DB_NAME = "stream-ops.sqlite3"
 
 
 @dataclass
@@ -51,7 +51,7 @@ def tables(r: FairReport) -> list[Table]:
         row += [m.segment, m.featured, m.events]
         timeline_rows.append(row)
     return [
-        Table("summary", "汇总 Summary", ["项目 Item", "Item", "数值 Value", "含义 What it means"],
+        Table("summary", "汇总 Summary", ["项目", "Item", "数值 Value", "含义 What it means"],
               [list(x) for x in summary_rows(r)], (22, 36, 14, 100)),
         Table("employers", "用人单位 Employers",
               ["编号 ID", "单位名称 Name", "统一社会信用代码 Credit code", "行业 Industry", "岗位数 Jobs",
@@ -158,12 +158,16 @@ def _cell_text(v: Any) -> Any:
         return v.strftime("%Y-%m-%d %H:%M:%S")
     if v is None:
         return ""
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") and not _NUMBERISH.match(v):
+    if isinstance(v, str) and v[:1] in _FORMULA_START and not _NUMBERISH.fullmatch(v):
         return "'" + v  # a cell starting with = would run as a formula in Excel (CSV injection)
     return v
 
 
-_NUMBERISH = re.compile(r"^[-+]?\d[\d,.]*$")
+# OWASP's list: = + - @ start a formula; TAB and CR let one hide behind leading whitespace.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+_NUMBERISH = re.compile(r"[-+]?[0-9][0-9,.]*")
 
 
 def write_report(r: FairReport, out_dir: Path) -> list[Path]:
@@ -232,7 +236,11 @@ def main(config: Any, out_dir: Path, unmasked: bool = False) -> int:
     t0 = time.perf_counter()
     db = data_dir_of(config) / DB_NAME
     out_dir = Path(out_dir)
-    store = _open_store(db)
+    try:
+        store = open_store(fair.store, data_dir_of(config), fair.store_password, must_exist=True)
+    except StoreUnavailable as exc:
+        print(f"错误 error: 无法打开数据库 cannot open the store: {exc}")
+        return 1
     try:
         if store is None:
             report = empty_report(fair, config.name, f"没有找到数据库 {db}，所有数字为 0。 No store at {db}: every figure is zero.")
@@ -245,22 +253,13 @@ def main(config: Any, out_dir: Path, unmasked: bool = False) -> int:
         files += unmasked_files
         _log_export(store, files, set(unmasked_files), report)
     finally:
-        if store is not None and hasattr(store, "close"):
+        if store is not None:
             store.close()
     _print_done(report, files, out_dir, unmasked, time.perf_counter() - t0)
     return 0
 
 
-def _open_store(db: Path) -> Any:
-    """The show's SqliteStore, or None when it does not exist yet (an export must not create one)."""
-    if not db.exists():
-        return None
-    from stream_ops.jobfair.store import SqliteStore
-
-    return SqliteStore(db)
-
-
-def _log_export(store: Any, files: list[Path], unmasked: set[Path], r: FairReport) -> None:
+def _log_export(store: Store | None, files: list[Path], unmasked: set[Path], r: FairReport) -> None:
     if store is None:
         print("注意 note: 没有数据库，本次导出未记入导出日志。 No store: this export is not in the export log.")
         return

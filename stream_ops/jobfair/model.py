@@ -162,6 +162,8 @@ class JobFair:
     sessions: tuple[Session, ...] = ()
     apply: ApplySettings = field(default_factory=ApplySettings)
     source: Path | None = None      # the included file, when the fair came from one
+    store: Secret | None = None     # postgresql:// URL (may hold a password: never shown); None = SQLite
+    store_password: Secret | None = None
 
     @property
     def jobs(self) -> dict[str, Job]:
@@ -231,9 +233,15 @@ def load_fair_file(path: Path) -> tuple[JobFair | None, list[str]]:
 
 def _check_included(data: dict, base_dir: Path) -> tuple[JobFair | None, list[Problem]]:
     rel = data.get("include")
-    if len(data) > 1:
-        return None, [Problem(("include",), "with `include:` the fair lives in that file; move the other keys there",
-                              key=True)]
+    # `store` is where this show keeps its data, not part of the fair: it may sit beside include.
+    extra = [k for k in data if k not in ("include", "store")]
+    if extra:
+        return None, [Problem(("include",), "with `include:` the fair lives in that file; move the other keys there "
+                                            "(only store: may stay here)", key=True)]
+    b = _Builder()
+    store, store_password = _store(b, data.get("store"))
+    if b.problems:
+        return None, b.problems
     if not isinstance(rel, str) or not rel.strip():
         return None, [Problem(("include",), "include: write a path relative to the show file, e.g. fair/fair.yaml")]
     path = (Path(base_dir) / rel).resolve()
@@ -268,7 +276,8 @@ def _check_included(data: dict, base_dir: Path) -> tuple[JobFair | None, list[Pr
         problems.append(Problem(("include",), f"in {rel}:{line}:{col}: {p.message}", p.severity))
     ok = fair is not None and not any(p.severity == "error" for p in problems)
     if ok:
-        fair = JobFair(fair.event, fair.platforms, fair.employers, fair.sessions, fair.apply, source=path)
+        fair = JobFair(fair.event, fair.platforms, fair.employers, fair.sessions, fair.apply, source=path,
+                       store=store or fair.store, store_password=store_password or fair.store_password)
     return (fair if ok else None), problems
 
 
@@ -326,9 +335,10 @@ def _build(data: Any) -> tuple[JobFair | None, list[Problem]]:
     employers = _employers(b, data.get("employers") or [])
     sessions = _sessions(b, data.get("sessions") or [], employers)
     apply = _apply(b, data.get("apply") or {})
+    store, store_password = _store(b, data.get("store"))
     if not employers and not any(p.path[:1] == ("employers",) for p in b.problems):
         b.error(("employers",), "the fair has no employers: list at least one with its jobs")
-    fair = JobFair(event, platforms, employers, tuple(sessions), apply)
+    fair = JobFair(event, platforms, employers, tuple(sessions), apply, store=store, store_password=store_password)
     return fair, b.problems
 
 
@@ -574,6 +584,53 @@ def _sessions(b: _Builder, items: list, employers: dict[str, Employer]) -> list[
 def _known(employers: Iterable[str]) -> str:
     names = list(employers)
     return ", ".join(names[:12]) + (" ..." if len(names) > 12 else "") if names else "(none)"
+
+
+_ENV_ANY = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+STORE_HINT = ('write store: "postgresql://USER@HOST/DB" (password from the environment: '
+              '"postgresql://USER:${PGPASSWORD}@HOST/DB", or store: {url: ..., password: "${PGPASSWORD}"}); '
+              "leave store out for the built-in SQLite file in the show's data folder")
+
+
+def _store(b: _Builder, value: Any) -> tuple[Secret | None, Secret | None]:
+    """`store:` a PostgreSQL URL, or {url, password}. Both kept as Secret: a URL may hold a password."""
+    if value is None or value == "":
+        return None, None
+    url, password = value, None
+    path: YamlPath = ("store",)
+    if isinstance(value, dict):
+        url, password = value.get("url"), value.get("password")
+        path = ("store", "url")
+        for key in value:
+            if key not in ("url", "password"):
+                b.error(("store", key), f"store: unknown key {key}; {STORE_HINT}")
+    if not isinstance(url, str) or not url.strip():
+        b.error(path, f"store: {STORE_HINT}")
+        return None, None
+    url = _expand(b, path, url.strip())
+    if url is None:
+        return None, None
+    if not url.startswith(("postgresql://", "postgres://")):
+        b.error(path, f"store: not a postgresql:// URL; {STORE_HINT}")
+        return None, None
+    pw: Secret | None = None
+    if password is not None:
+        if not isinstance(password, str) or not password.strip():
+            b.error(("store", "password"), 'store password: write password: "${PGPASSWORD}" and set it in the environment')
+        else:
+            expanded = _expand(b, ("store", "password"), password)
+            pw = Secret(expanded) if expanded else None
+    return Secret(url), pw
+
+
+def _expand(b: _Builder, path: YamlPath, text: str) -> str | None:
+    """`${VAR}` from the environment (a fair file is not expanded by the show loader)."""
+    missing = [name for name in _ENV_ANY.findall(text) if name not in os.environ]
+    if missing:
+        b.error(path, f"environment variable {missing[0]} is not set; export it before running, never write "
+                      "the password in the file")
+        return None
+    return _ENV_ANY.sub(lambda m: os.environ[m.group(1)], text)
 
 
 def _apply(b: _Builder, d: dict) -> ApplySettings:

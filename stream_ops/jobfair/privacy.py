@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .model import JobFair
 
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")       # [0-9], not \d: \d matches every script's digits
+_ASCII_DIGITS = re.compile(r"^[0-9]*$")
 # Names: CJK ideographs (incl. ext. A), Latin letters, the middle dot of minority and
 # foreign names (·•), space, apostrophe, hyphen, period. No digits, no markup.
 _NAME = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fffA-Za-z\u00c0-\u024f·•．.' -]{1,20}$")
@@ -22,19 +24,28 @@ CREDIT_CODE_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"     # GB 32100-2015: no I,
 _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
-def normalize_mobile(raw: str) -> str:
-    """Digits only, without a +86 / 0086 prefix: '+86 138-0013-8000' -> '13800138000'."""
-    digits = re.sub(r"[\s\-()]", "", raw or "")
+def normalize_mobile(raw: str) -> str | None:
+    """The one canonical form, or None when anything but ASCII digits is left.
+
+    NFKC first, so a fullwidth ８ or a math bold 𝟖 becomes 8 (what the person meant);
+    then spaces, dashes, brackets and a +86 / 0086 prefix go: '+86 138-0013-8000' ->
+    '13800138000'. Digits of other scripts (Arabic-Indic ٨) are NOT mapped by NFKC and
+    are refused: `str.isdigit` would accept them, and the number would be undialable.
+    """
+    text = unicodedata.normalize("NFKC", raw or "")
+    digits = re.sub(r"[\s\-()\u2010-\u2015\u2212]", "", text)
     for prefix in ("+86", "0086", "86"):
         if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
             digits = digits[len(prefix):]
             break
+    if not _ASCII_DIGITS.fullmatch(digits):
+        return None
     return digits
 
 
-def valid_mobile(phone: str) -> bool:
+def valid_mobile(phone: str | None) -> bool:
     """A mainland China mobile number: 11 digits, 1[3-9]xxxxxxxxx."""
-    return bool(_MOBILE.match(phone or ""))
+    return bool(_MOBILE.fullmatch(phone or ""))
 
 
 def normalize_name(raw: str) -> str:
@@ -50,7 +61,7 @@ def mask_phone(phone: str | None) -> str:
     """13812345678 -> 138****5678; anything else keeps at most its last 2 characters."""
     if not phone:
         return ""
-    if len(phone) == 11 and phone.isdigit():
+    if len(phone) == 11 and _ASCII_DIGITS.fullmatch(phone):
         return f"{phone[:3]}****{phone[7:]}"
     return "*" * max(0, len(phone) - 2) + phone[-2:]
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import time
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, Iterable, Mapping
+
+from . import stats
+from .stats import CST, METRIC_LABELS, fair_timezone
+from .store import Store
 
 PLATFORM_LABELS = {
     "channels": "视频号", "wechat": "视频号", "douyin": "抖音", "bilibili": "哔哩哔哩",
@@ -21,7 +25,6 @@ SOURCE_LABELS = {
     "manual": "人工录入 typed by operator", "webhook": "Webhook 推送", "poll": "接口轮询 API poll",
     "youtube": "YouTube API 轮询", "twitch": "Twitch API 轮询", "console": "平台后台 console",
 }
-CST = timezone(timedelta(hours=8), "CST")
 # A typed-in figure older than this is not carried into later minutes of the timeline.
 CARRY_FORWARD = timedelta(minutes=10)
 
@@ -138,6 +141,7 @@ class FairReport:
     markers: list[Marker]
     applications: list[ApplicationRow]
     visits: int = 0
+    unique_visitors: int = 0       # distinct browsers that opened the apply page
     platform_names: dict[str, str] = field(default_factory=dict)     # id -> label from the show file
     platform_meanings: dict[str, str] = field(default_factory=dict)  # id -> what its figure means
     # Counted from full phone numbers in `collect`: masked ones collide (138****5678).
@@ -176,6 +180,8 @@ def summary_rows(r: FairReport) -> list[tuple[str, str, Any, str]]:
          "不同报名人的数量（一人报多个岗位只计 1 人）。Distinct people (one mobile number = one person)."),
         ("报名页访问次数", "Apply-page visits", r.visits,
          "本站报名页被打开的次数（含扫码），可与报名人数对比看转化。Our own apply page, opened (QR scans included)."),
+        ("报名页访客数", "Apply-page visitors", r.unique_visitors,
+         "打开过报名页的不同浏览器数。Distinct browsers that opened the apply page."),
     ]
     totals = {(t.platform, t.metric): t for t in r.platform_totals}
     for p in r.peaks:
@@ -260,18 +266,11 @@ def build_timeline(
 
 
 def compute_peaks(samples: Iterable[ViewerSample], platforms: Iterable[str]) -> list[PlatformPeak]:
-    """Per platform: the highest sample, when it was taken and where it came from."""
-    by: dict[str, list[ViewerSample]] = {}
-    for s in samples:
-        by.setdefault(s.platform, []).append(s)
-    order = list(dict.fromkeys([*platforms, *by]))
-    peaks = []
-    for p in order:
-        if p not in by:
-            continue
-        best = max(by[p], key=lambda s: (s.count, -s.at.timestamp()))  # first time the peak was reached
-        peaks.append(PlatformPeak(p, best.count, best.at, best.source, len(by[p])))
-    return peaks
+    """Per platform: the highest sample, the first time it was reached, where it came from
+    (`stats.peaks`: the same rule as the live panel)."""
+    found = stats.peaks(samples)
+    return [PlatformPeak(p, pk.count, pk.at, pk.source, pk.samples)
+            for p in stats.sorted_platforms(list(platforms), found) if (pk := found.get(p))]
 
 
 def _floor(t: datetime) -> datetime:
@@ -333,7 +332,7 @@ def as_dict(r: FairReport) -> dict[str, Any]:
         "employers": len(r.employers), "jobs": len(r.jobs),
         "headcount": sum(j.headcount for j in r.jobs),
         "applications": r.total_applications, "distinct_applicants": r.distinct_applicants,
-        "withdrawn": r.withdrawn, "apply_page_visits": r.visits,
+        "withdrawn": r.withdrawn, "apply_page_visits": r.visits, "apply_page_visitors": r.unique_visitors,
     }
     out["tz"] = datetime.now(r.tz).strftime("UTC%z")
     out["summary"] = [
@@ -372,6 +371,7 @@ def _assemble(
     applications: list[ApplicationRow] | None = None,
     distinct_applicants: int = 0,
     visit_times: list[datetime] | None = None,
+    unique_visitors: int = 0,
     samples: list[ViewerSample] | None = None,
     markers: list[Marker] | None = None,
     platform_totals: list[PlatformTotal] | None = None,
@@ -414,70 +414,49 @@ def _assemble(
         samples=sorted(samples, key=lambda s: s.at), peaks=compute_peaks(samples, platforms),
         platform_totals=platform_totals, markers=sorted(markers, key=lambda m: m.start),
         applications=sorted(applications, key=lambda a: a.at), visits=len(visit_times),
+        unique_visitors=unique_visitors,
         platform_names={p.id: p.label for p in fair.platforms.values()},
         platform_meanings={p.id: p.meaning for p in fair.platforms.values() if p.meaning},
         distinct_applicants=distinct_applicants, tz=tz or CST, store_note=note,
     )
 
 
-def collect(store: Any, fair: Any, show_name: str = "", now: datetime | None = None) -> FairReport:
-    """Read everything the store holds about the fair into a masked FairReport."""
+def collect(store: Store, fair: Any, show_name: str = "", now: datetime | None = None) -> FairReport:
+    """Read everything the store holds about the fair into a masked FairReport.
+
+    Counts come from `stats.figures`, the same computation as the live panel's."""
     tz = fair_timezone(fair)
-    apps = store.applications(include_withdrawn=True)
-    job_apps: dict[str, int] = {}
-    employer_apps: dict[str, int] = {}
-    employer_people: dict[str, set[str]] = {}
-    people: set[str] = set()
-    rows = []
-    for a in apps:
-        # One withdrawal code per phone, and it survives withdrawal (the phone does not):
-        # the code is what tells two applications of the same person apart from two people.
-        who = a.withdraw_code or a.phone or f"row{a.id}"
-        people.add(who)
-        job_apps[a.job_id] = job_apps.get(a.job_id, 0) + 1
-        employer_apps[a.employer_id] = employer_apps.get(a.employer_id, 0) + 1
-        employer_people.setdefault(a.employer_id, set()).add(who)
-        rows.append(ApplicationRow(_dt(a.created_at, tz), a.name_masked, a.phone_masked, a.job_id, a.employer_id,
-                                   a.withdrawn_at is not None))
+    snap = store.snapshot()
+    fig = stats.figures(snap)
+    c = fig.counts
+    rows = [ApplicationRow(_dt(a.created_at, tz), a.name_masked, a.phone_masked, a.job_id, a.employer_id,
+                           a.withdrawn_at is not None) for a in snap.applications]
     jobs, employers = fair.jobs, fair.employers
     markers = []
-    for m in store.markers():
+    for m in snap.markers:
         if m.kind == "segment":
             label = employers[m.ref].name if m.ref in employers else m.ref
         else:
             label = f"{m.ref} {jobs[m.ref].title}" if m.ref in jobs else m.ref
         markers.append(Marker(m.kind, m.ref, label, _dt(m.started_at, tz),
                               _dt(m.ended_at, tz) if m.ended_at is not None else None))
-    samples = [ViewerSample(_dt(s.at, tz), s.platform, int(s.count), s.source) for s in store.viewer_samples()]
+    samples = [ViewerSample(_dt(s.at, tz), s.platform, int(s.count), s.source) for s in snap.viewer_samples]
     totals = [PlatformTotal(t.platform, METRIC_LABELS.get(t.metric, t.metric), _num(t.value), _dt(t.at, tz), t.note)
-              for t in store.platform_totals()]
-    visits = [_dt(v.at, tz) for v in store.visits()]
-    note = "" if (apps or samples or visits or markers or totals) else "数据库中还没有记录，所有数字为 0。 The store is empty: every figure is zero."
+              for t in snap.platform_totals]
+    visits = [_dt(v.at, tz) for v in snap.visits]
+    empty = not (snap.applications or samples or visits or markers or totals)
+    note = "数据库中还没有记录，所有数字为 0。 The store is empty: every figure is zero." if empty else ""
     return _assemble(
         fair, show_name,
-        job_counts={j: (n, n) for j, n in job_apps.items()},  # UNIQUE(phone, job): one row per phone per job
-        employer_counts={e: (n, len(employer_people[e])) for e, n in employer_apps.items()},
-        applications=rows, distinct_applicants=len(people), visit_times=visits, samples=samples,
+        job_counts={j: (n, c.applicants_by_job_all.get(j, 0)) for j, n in c.by_job_all.items()},
+        employer_counts={e: (n, c.applicants_by_employer_all.get(e, 0)) for e, n in c.by_employer_all.items()},
+        applications=rows, distinct_applicants=c.applicants_all, visit_times=visits,
+        unique_visitors=fig.visitors, samples=samples,
         markers=markers, platform_totals=totals, note=note, now=(now or datetime.now(tz)).astimezone(tz), tz=tz,
     )
 
 
-METRIC_LABELS = {
-    "total_viewers": "累计观看人数 total viewers", "peak_online": "峰值在线 peak online",
-    "likes": "点赞 likes", "comments": "评论 comments", "shares": "分享 shares",
-    "new_followers": "新增关注 new followers", "avg_watch_s": "人均观看时长(秒) avg watch (s)",
-}
-
-
-def fair_timezone(fair: Any) -> tzinfo:
-    """The fair's own clock: its sessions' offset, else China Standard Time (as the show file assumes)."""
-    for s in getattr(fair, "sessions", ()):
-        if s.start is not None and s.start.tzinfo is not None:
-            return s.start.tzinfo
-    return CST
-
-
-def employer_contacts(store: Any, fair: Any) -> dict[str, list[Contact]]:
+def employer_contacts(store: Store, fair: Any) -> dict[str, list[Contact]]:
     """Full contacts per employer: only applications that consented to it and were not withdrawn."""
     tz = fair_timezone(fair)
     jobs = fair.jobs
@@ -492,7 +471,7 @@ def employer_contacts(store: Any, fair: Any) -> dict[str, list[Contact]]:
     return out
 
 
-def log_export(store: Any, files: list[tuple[str, str, bool]], note: str = "") -> None:
+def log_export(store: Store, files: list[tuple[str, str, bool]], note: str = "") -> None:
     """One export-log row per file written: (what, path, masked)."""
     at = time.time()
     for what, path, masked in files:

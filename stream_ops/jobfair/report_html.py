@@ -24,6 +24,7 @@ h1{{font-size:26px;margin-bottom:4px}} h2{{font-size:20px;margin-top:36px;border
 table{{border-collapse:collapse;width:100%;font-size:14px}}
 th,td{{border:1px solid #d6d9dd;padding:4px 8px;text-align:left;vertical-align:top}}
 th{{background:#f3f5f7}} td.n{{text-align:right;font-variant-numeric:tabular-nums}}
+td.item,th.item{{white-space:nowrap}} td.empty{{color:#6a737d;text-align:center}}
 .meaning{{color:#444;font-size:13px}} .note{{background:#fff8e1;border-left:4px solid #f0b400;padding:8px 12px}}
 svg{{max-width:100%;height:auto;font-family:{FONT}}} .legend span{{margin-right:16px;white-space:nowrap}}
 """
@@ -43,7 +44,8 @@ def render_html(r: FairReport) -> str:
         parts.append(f"<p class='note'>{escape(r.store_note)}</p>")
     parts.append(_h2("汇总", "Summary"))
     parts.append(_table(["项目", "Item", "数值 Value", "含义 What it means"],
-                        [[a, b, c, d] for a, b, c, d in summary_rows(r)], numeric={2}, meaning={3}))
+                        [[a, b, c, d] for a, b, c, d in summary_rows(r)], numeric={2}, meaning={3},
+                        nowrap={0, 1}))
     parts.append(
         "<p class='note'>各平台的观看数字口径不同、观众互有重叠，本报告逐平台列出，从不相加。"
         "Viewer figures are per platform; platforms count differently and audiences overlap, "
@@ -67,9 +69,9 @@ def render_html(r: FairReport) -> str:
     parts.append(_h2("岗位", "Jobs"))
     parts.append(_table(
         ["编号 ID", "岗位名称 Title", "用人单位 Employer", "招聘人数 Headcount", "薪资 Salary", "地点 Location",
-         "报名次数 Applications", "上屏时长 Featured"],
-        [[j.id, j.title, j.employer_name, j.headcount, j.salary, j.location, j.applications, _dur(j.featured_s)]
-         for j in r.jobs], numeric={3, 6}))
+         "报名次数 Applications", "报名人数 Applicants", "上屏时长 Featured"],
+        [[j.id, j.title, j.employer_name, j.headcount, j.salary, j.location, j.applications, j.applicants,
+          _dur(j.featured_s)] for j in r.jobs], numeric={3, 6, 7}))
     parts.append(_h2("段落与上屏", "Segments and featured jobs"))
     parts.append(_table(
         ["类型 Kind", "对象 What", "开始 Start", "结束 End", "时长 Duration"],
@@ -258,17 +260,22 @@ def _h2(zh: str, en: str) -> str:
 
 
 def _table(headers: Iterable[str], rows: Iterable[Sequence[object]],
-           numeric: set[int] = frozenset(), meaning: set[int] = frozenset()) -> str:  # type: ignore[assignment]
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+           numeric: set[int] = frozenset(), meaning: set[int] = frozenset(),  # type: ignore[assignment]
+           nowrap: set[int] = frozenset()) -> str:  # type: ignore[assignment]
+    headers = list(headers)
+    item = ' class="item"'
+    head = "".join(f"<th{item if i in nowrap else ''}>{escape(h)}</th>" for i, h in enumerate(headers))
     body = []
     for row in rows:
         cells = []
         for i, v in enumerate(row):
             cls = ' class="n"' if i in numeric and isinstance(v, (int, float)) else (
-                ' class="meaning"' if i in meaning else "")
+                ' class="meaning"' if i in meaning else ' class="item"' if i in nowrap else "")
             text = f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
             cells.append(f"<td{cls}>{escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
+    if not body:   # an empty table still says so, like the charts do
+        body.append(f'<tr><td class="empty" colspan="{len(headers)}">无数据。No data.</td></tr>')
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
@@ -277,9 +284,8 @@ def _t(t: datetime | None) -> str:
 
 
 def _dur(seconds: float) -> str:
-    if not seconds:
-        return ""
-    m, s = divmod(int(round(seconds)), 60)
+    """0 → 0分00秒, as the CSV's 0 (a blank would read as "unknown")."""
+    m, s = divmod(int(round(seconds or 0)), 60)
     return f"{m}分{s:02d}秒"
 
 

@@ -135,6 +135,20 @@ _FAIR_PROPERTIES: dict[str, Any] = {
                   "additionalProperties": PLATFORM_SCHEMA},
     "sessions": {"title": "Sessions", "type": "array", "items": SESSION_SCHEMA},
     "employers": {"title": "Employers", "type": "array", "items": EMPLOYER_SCHEMA},
+    "store": {
+        "title": "Store 数据库",
+        "description": "Where applications are kept. Leave out for the SQLite file in the show's data folder; "
+                       "a postgresql:// URL to share one database between several public-service processes. "
+                       "The password comes from the environment: ${VAR} in the URL, or the password key.",
+        "oneOf": [
+            {"type": "string", "pattern": "^postgres(ql)?://", "maxLength": 500},
+            {"type": "object", "additionalProperties": False, "required": ["url"], "properties": {
+                "url": {"type": "string", "pattern": "^postgres(ql)?://", "maxLength": 500},
+                "password": {"type": "string", "minLength": 1, "maxLength": 200,
+                             "description": 'From the environment, e.g. "${PGPASSWORD}".'},
+            }},
+        ],
+    },
     "apply": {
         "title": "The public apply service 公开报名服务", "type": "object", "additionalProperties": False,
         "properties": {
@@ -180,6 +194,6 @@ JOBFAIR_SCHEMA: dict[str, Any] = {
         **_FAIR_PROPERTIES,
     },
     "if": {"required": ["include"]},
-    "then": {"maxProperties": 1},
+    "then": {"propertyNames": {"enum": ["include", "store"]}},
     "else": {"required": ["event", "employers"]},
 }

@@ -2,31 +2,37 @@
 
 `JobFairService` owns the fair's live state. The web routes and the engine call it on
 the asyncio loop; every change is committed to the store, then published as a
-`jobfair` event, so WebSocket clients see the same values as `stats()`.
+`jobfair` event, so WebSocket clients see the same values as `stats()`. The figures
+are `stats.figures()` over the store, refreshed when the store's revision changes, so
+applications taken by the public service (another process, other hosts) count here too.
 """
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
+import contextlib
 import logging
 import time
-from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Coroutine, Iterable
 
 import httpx
 
-from . import privacy
+from . import privacy, stats
 from ..refusal import Refusal
 from .model import JobFair
-from .store import DB_NAME, ApplyResult, NewApplication, PlatformTotal, SqliteStore, Store, ViewerSample, Visit
+from .stats import TOTAL_METRICS, Figures, iso as _iso
+from .store import (NewApplication, PlatformTotal, Store, StoreUnavailable, ViewerSample, Visit, canonical_code,
+                    new_withdraw_code, open_store, salted_hash, CODE_ALPHABET)
 from .viewers import Poller, PollerState, make_poller
 
 log = logging.getLogger(__name__)
 
-FAIR_TZ = dt.timezone(dt.timedelta(hours=8))    # China Standard Time (no DST)
 PUBLISH_COALESCE_S = 0.25                       # application bursts: one event per quarter second
+REFRESH_S = 0.5                                 # how often the store's revision is polled
+VISIT_FLUSH_S = 1.0                             # visits are written in batches, at least this often...
+VISIT_FLUSH_N = 500                             # ...or once this many are waiting
+VISIT_BUFFER_MAX = 100_000                      # store down: keep counting, but not without bound
 TIMELINE_MAX_MINUTES = 24 * 60
 
 SOURCE_MEANING = {
@@ -35,18 +41,13 @@ SOURCE_MEANING = {
     "youtube": "YouTube concurrentViewers：此刻正在观看的人数 / people watching now",
     "twitch": "Twitch viewer_count：此刻正在观看的人数 / people watching now",
 }
-TOTAL_METRICS = {
-    "total_viewers": "累计观看人数（平台控制台，活动结束后） / total audience from the platform console",
-    "peak_online": "最高在线人数（平台控制台） / peak concurrent viewers from the platform console",
-    "unique_viewers": "去重观看人数 / unique viewers as the platform counts them",
-    "views": "观看次数 / views (plays, not people)",
-    "likes": "点赞数 / likes",
-    "comments": "评论数 / comments",
-    "shares": "分享数 / shares",
-    "new_followers": "新增关注 / new followers",
-    "avg_watch_s": "人均观看时长（秒） / average watch time, seconds",
-}
-
+WITHDRAW_RECEIVED = ("已收到撤回申请：如手机号与撤回码相符，相应报名已撤回，信息已遮盖，不再提供给用人单位。"
+                     "忘记撤回码请联系主办方。 Received: if the mobile number and the code match an application, "
+                     "it is withdrawn and its data masked. Forgot the code? Contact the organiser.")
+ALREADY_APPLIED = ("您已报名过这些岗位，无需重复提交；撤回请使用第一次报名时的撤回码，或联系主办方。 "
+                   "You had already applied for these jobs; to withdraw, use the code from your first "
+                   "application or contact the organiser.")
+STORE_DOWN = "暂时无法保存，请稍后再试 / could not be stored just now, please try again"
 
 
 @dataclass(frozen=True)
@@ -59,16 +60,13 @@ class ApplyRequest:
     employer_ids: tuple[str, ...]
 
 
-def minute_of(t: float) -> int:
-    return int(t // 60 * 60)
-
-
-def iso(t: float | None) -> str | None:
-    return None if t is None else dt.datetime.fromtimestamp(t, FAIR_TZ).isoformat(timespec="seconds")
-
-
 class JobFairService:
-    """Live state of one fair, backed by a `Store`."""
+    """Live state of one fair, backed by a `Store`.
+
+    Figures come from the store (`stats.figures` over a snapshot), so applications taken
+    by another process (the public service, other hosts) show up here: `start()` polls
+    `store.revision()` every REFRESH_S and recomputes off the event loop when it changed.
+    """
 
     def __init__(self, fair: JobFair, show_name: str, data_dir: Path,
                  publish: Callable[[str, dict], None] | None = None, public_url: str | None = None,
@@ -79,47 +77,31 @@ class JobFairService:
         self.publish = publish
         self.public_url = public_url.rstrip("/") if public_url else None
         self.port = port
-        self.store: Store = store or SqliteStore(self.data_dir / DB_NAME)
+        self.store: Store = store or open_store(fair.store, self.data_dir, fair.store_password)  # type: ignore[assignment]
+        self.tz = stats.fair_timezone(fair)
         self.notice_version = fair.notice_version
         self.pollers: list[Poller] = []
         self._tasks: list[asyncio.Task] = []
         self._pending: set[asyncio.Task] = set()
         self._client: httpx.AsyncClient | None = None
         self._publish_handle: asyncio.TimerHandle | None = None
+        self._visits: list[Visit] = []
+        self._visits_dropped = 0
+        self._wake_refresh: asyncio.Event | None = None
+        self._wake_flush: asyncio.Event | None = None
+        self._stale = False                              # this process wrote since the last refresh
         self._load()
 
     # ------------------------------------------------------------------ lifecycle
 
     def _load(self) -> None:
-        """Rebuild the aggregates from the store (a restart continues where it stopped)."""
-        self.by_job: Counter[str] = Counter()
-        self.by_employer: Counter[str] = Counter()
-        self.phones: Counter[str] = Counter()          # active applications per phone
-        self.withdrawn = 0
-        self.apps_per_minute: Counter[int] = Counter()
-        self.visits_per_minute: Counter[int] = Counter()
-        self.viewers_per_minute: dict[int, dict[str, int]] = defaultdict(dict)
-        self.current: dict[str, dict[str, Any]] = {}   # platform -> {count, at, source}
-        self.peak: dict[str, dict[str, Any]] = {}
-        self.visits = 0
-        self.visitors: set[str] = set()
-        self.totals: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        """Figures and the on-air state from the store (a restart continues where it stopped)."""
+        snap = self.store.snapshot()
+        self._figures: Figures = stats.figures(snap)
         self.featured: dict[str, Any] | None = None     # {job, started_at}
         self.segment: dict[str, Any] | None = None      # {employer, started_at}
         self.markers_log: list[dict[str, Any]] = []
-        for app in self.store.applications():
-            if app.withdrawn_at is None:
-                self._count_application(app.job_id, app.employer_id, app.phone or "", app.created_at)
-            else:
-                self.withdrawn += 1
-                self.apps_per_minute[minute_of(app.created_at)] += 1
-        for s in self.store.viewer_samples():
-            self._count_sample(s)
-        for v in self.store.visits():
-            self._count_visit(v)
-        for t in self.store.platform_totals():
-            self.totals[t.platform][t.metric] = {"value": t.value, "note": t.note, "at": t.at}
-        for m in self.store.markers():
+        for m in snap.markers:
             self.markers_log.append({"kind": m.kind, "ref": m.ref, "started_at": m.started_at, "ended_at": m.ended_at})
             if m.ended_at is None and m.kind == "feature" and self.fair.job(m.ref):
                 self.featured = {"job": m.ref, "started_at": m.started_at}
@@ -127,8 +109,12 @@ class JobFairService:
                 self.segment = {"employer": m.ref, "started_at": m.started_at}
 
     async def start(self) -> None:
-        """Start the viewer pollers of platforms that have `poll:` configured."""
+        """Start the viewer pollers, the figure refresher and the visit writer."""
         self._client = httpx.AsyncClient(timeout=10.0, headers={"User-Agent": "stream-ops"})
+        self._wake_refresh = asyncio.Event()
+        self._wake_flush = asyncio.Event()
+        self._tasks.append(asyncio.create_task(self._refresher(), name="jobfair-refresh"))
+        self._tasks.append(asyncio.create_task(self._visit_writer(), name="jobfair-visits"))
         for platform in self.fair.platforms.values():
             poller = make_poller(platform, self._client, self._record_polled, self._poller_changed)
             if poller:
@@ -136,18 +122,85 @@ class JobFairService:
                 self._tasks.append(asyncio.create_task(poller.run(), name=f"viewers-{platform.id}"))
 
     async def close(self) -> None:
-        """Stop pollers, finish pending writes, close the store. Open markers stay open (a restart resumes)."""
+        """Stop tasks, write buffered visits and pending markers, close the store. Open markers stay open."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.flush_visits()
         if self._client:
             await self._client.aclose()
         if self._publish_handle:
             self._publish_handle.cancel()
         await asyncio.to_thread(self.store.close)
+
+    # ------------------------------------------------------------------ figures from the store
+
+    async def refresh(self) -> bool:
+        """Recompute the figures from the store, off the event loop; publish if they changed."""
+        before = self._figures
+        try:
+            fig = await asyncio.to_thread(lambda: stats.figures(self.store.snapshot()))
+        except StoreUnavailable as exc:
+            log.warning("job fair: figures not refreshed: %s", exc)
+            return False
+        self._stale = False
+        self._figures = fig
+        self._publish_changes(before, fig)
+        return True
+
+    async def _refresher(self) -> None:
+        """Poll the store's revision; refresh when it (or this process's own writes) changed it."""
+        assert self._wake_refresh is not None
+        seen = self._figures.revision
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake_refresh.wait(), REFRESH_S)
+            self._wake_refresh.clear()
+            if self.publish is None:
+                # Nobody watches this process's figures (the public service): never pay for them here;
+                # stats() recomputes on demand.
+                self._stale = True
+                continue
+            try:
+                rev = await asyncio.to_thread(self.store.revision)
+            except StoreUnavailable as exc:
+                log.warning("job fair: store revision: %s", exc)
+                continue
+            if rev != seen or self._stale:
+                if await self.refresh():
+                    seen = self._figures.revision
+
+    def _wrote(self) -> None:
+        """This process committed a write: figures are stale until the next refresh."""
+        self._stale = True
+        if self._wake_refresh is not None:
+            self._wake_refresh.set()
+
+    def _fig(self) -> Figures:
+        """Current figures; recomputed here (blocking) only if this process wrote and no refresh ran yet."""
+        if self._stale:
+            try:
+                self._figures = stats.figures(self.store.snapshot())
+                self._stale = False
+            except StoreUnavailable as exc:
+                log.warning("job fair: figures not refreshed: %s", exc)
+        return self._figures
+
+    def _publish_changes(self, before: Figures, after: Figures) -> None:
+        if self.publish is None:
+            return
+        if (before.counts != after.counts or before.visits != after.visits
+                or before.visitors != after.visitors):
+            self._schedule_publish()
+        for platform, sample in after.current.items():
+            if before.current.get(platform) != sample:
+                self._emit("viewers", platform=platform, viewers=self._viewers_dict()["platforms"].get(platform),
+                           overlay_viewers=self._primary_count())
+        if before.totals != after.totals:
+            self._emit("totals", totals=self._totals_dict())
 
     # ------------------------------------------------------------------ on air
 
@@ -198,7 +251,7 @@ class JobFairService:
         for m in self.markers_log:
             if m["kind"] == kind and m["ended_at"] is None:
                 m["ended_at"] = at
-                ended = {**m, "started": iso(m["started_at"]), "ended": iso(at)}
+                ended = {**m, "started": self._iso(m["started_at"]), "ended": self._iso(at)}
         return ended
 
     async def written(self) -> None:
@@ -233,9 +286,7 @@ class JobFairService:
             raise Refusal(422, "请填写姓名 / name is required", "name")
         if not privacy.valid_name(name):
             raise Refusal(422, "姓名应为 1–20 个字，只含汉字、字母、空格或“·” / name: 1-20 letters", "name")
-        phone = privacy.normalize_mobile(phone)
-        if not privacy.valid_mobile(phone):
-            raise Refusal(422, "手机号应为 11 位中国大陆手机号，如 13800138000 / a mainland mobile number", "phone")
+        phone = _phone(phone)
         if isinstance(jobs, str):
             jobs = [jobs]
         if not isinstance(jobs, (list, tuple)) or not jobs or not all(isinstance(j, str) for j in jobs):
@@ -256,70 +307,65 @@ class JobFairService:
         return ApplyRequest(name, phone, job_ids, employers)
 
     async def apply(self, req: ApplyRequest, ip: str = "", user_agent: str = "", source: str = "form") -> dict:
-        """Store the application (returns after the commit) and count it.
+        """Store the application (returns after the commit).
 
-        `status` is "created" if any job is new for this phone, else "already_applied".
+        Jobs new for this phone get a FRESH withdrawal code, returned once here and stored
+        (hashed) with those rows only. Jobs applied for before come back as already_applied
+        with no code: an earlier code is never shown again, to anyone.
         """
         ip_hash = privacy.hash_ip(ip, self.store.salt) if ip else ""
         apps = [NewApplication(req.name, req.phone, j, self.fair.jobs[j].employer_id, self.notice_version,
                                ip_hash, user_agent[:120], source) for j in req.job_ids]
-        results: list[ApplyResult] = await self.store.add_applications(apps)
-        for r in results:
-            if r.created:
-                a = r.application
-                self._count_application(a.job_id, a.employer_id, a.phone or "", a.created_at)
+        code = new_withdraw_code()
+        try:
+            results = await self.store.add_applications(apps, code)
+        except StoreUnavailable as exc:
+            log.error("job fair: application not stored: %s", exc)
+            raise Refusal(503, STORE_DOWN, "store_unavailable") from None
         created = [r for r in results if r.created]
         if created:
-            self._schedule_publish()
+            self._wrote()
         return {
             "status": "created" if created else "already_applied",
             "applications": [{"job": r.application.job_id, "title": self.fair.jobs[r.application.job_id].title,
                               "employer": self.fair.employers[r.application.employer_id].name,
                               "status": "created" if r.created else "already_applied"} for r in results],
-            "withdraw_code": results[0].application.withdraw_code if results else None,
+            "withdraw_code": code if created else None,
+            "message": ALREADY_APPLIED if len(created) < len(results) else "",
             "phone": privacy.mask_phone(req.phone),
             "name": privacy.mask_name(req.name),
         }
 
-    async def withdraw(self, phone: Any, code: Any = None, job_id: Any = None) -> dict:
-        """Withdraw consent (phone + code: everything; phone + job: that job). Data is masked at once."""
-        phone = privacy.normalize_mobile(phone if isinstance(phone, str) else "")
-        if not privacy.valid_mobile(phone):
-            raise Refusal(422, "手机号应为 11 位中国大陆手机号 / a mainland mobile number", "phone")
-        code = code.strip().upper() if isinstance(code, str) and code.strip() else None
-        job_id = job_id.strip() if isinstance(job_id, str) and job_id.strip() else None
-        if not code and not job_id:
-            raise Refusal(422, "请填写撤回码（或岗位）/ the withdrawal code (or the job) is needed", "missing")
-        if code and len(code) > 20:
-            raise Refusal(422, "撤回码格式不正确 / invalid code", "code")
-        done = await self.store.withdraw(phone, code, job_id)
-        for app in done:
-            self.by_job[app.job_id] -= 1
-            self.by_employer[app.employer_id] -= 1
-            self.phones[phone] -= 1
-            if self.phones[phone] <= 0:
-                del self.phones[phone]
-            self.withdrawn += 1
-        if done:
-            self._schedule_publish()
-        return {"withdrawn": len(done), "jobs": [a.job_id for a in done], "phone": privacy.mask_phone(phone)}
+    async def withdraw(self, phone: Any, code: Any, job_id: Any = None) -> dict:
+        """Withdraw consent with the phone and the code given when applying.
 
-    def _count_application(self, job_id: str, employer_id: str, phone: str, at: float) -> None:
-        self.by_job[job_id] += 1
-        self.by_employer[employer_id] += 1
-        if phone:
-            self.phones[phone] += 1
-        self.apps_per_minute[minute_of(at)] += 1
+        The answer is the same whether or not such an application exists (it must not tell
+        anyone who applied where); the withdrawal happens when phone and code match.
+        `job_id` is ignored (withdrawal by phone + job, without the code, was removed).
+        """
+        phone = _phone(phone)
+        if not isinstance(code, str) or not code.strip():
+            raise Refusal(422, "请填写撤回码 / the withdrawal code is needed", "missing")
+        code = canonical_code(code)
+        if not 8 <= len(code) <= 16 or any(c not in CODE_ALPHABET for c in code):
+            raise Refusal(422, "撤回码为 12 位字母和数字，如 K7FM-9QXD-R2TA / the code looks like K7FM-9QXD-R2TA",
+                          "code")
+        try:
+            done = await self.store.withdraw(phone, code)
+        except StoreUnavailable as exc:
+            log.error("job fair: withdrawal not stored: %s", exc)
+            raise Refusal(503, STORE_DOWN, "store_unavailable") from None
+        if done:
+            self._wrote()
+        return {"status": "received", "message": WITHDRAW_RECEIVED, "phone": privacy.mask_phone(phone)}
 
     def applications(self, limit: int = 100, offset: int = 0) -> list[dict]:
         """Newest applications, masked (blocking read: call via asyncio.to_thread on the loop)."""
-        rows = (self.store.recent_applications(limit, offset) if hasattr(self.store, "recent_applications")
-                else list(reversed(self.store.applications()))[offset:offset + limit])
         out = []
-        for a in rows:
+        for a in self.store.recent_applications(limit, offset):
             d = a.masked()
             job = self.fair.job(a.job_id)
-            d.update(created=iso(a.created_at), job_title=job.title if job else "",
+            d.update(created=self._iso(a.created_at), job_title=job.title if job else "",
                      employer_name=self.fair.employers[a.employer_id].name if a.employer_id in self.fair.employers
                      else "")
             out.append(d)
@@ -327,38 +373,67 @@ class JobFairService:
 
     # ------------------------------------------------------------------ visits and viewers
 
-    async def visit(self, job_id: str | None, ip: str, path: str = "/apply") -> None:
-        """Count a view of the apply page (our own funnel, comparable across platforms)."""
+    async def visit(self, job_id: str | None, browser_id: str, path: str = "/apply") -> None:
+        """Count a view of the apply page. `browser_id`: the opaque random id of the browser's
+        cookie (only its salted hash is kept). Buffered: written in batches by `start()`'s task."""
         if job_id is not None and self.fair.job(job_id) is None:
             job_id = None
-        v = Visit(time.time(), path, job_id, privacy.hash_ip(ip, self.store.salt) if ip else "")
-        await self.store.add_visit(v)
-        self._count_visit(v)
+        if len(self._visits) >= VISIT_BUFFER_MAX:
+            self._visits_dropped += 1     # the store is down for long: a lost visit is only a statistic
+            return
+        visitor = salted_hash(self.store.salt, f"browser|{browser_id}") if browser_id else ""
+        self._visits.append(Visit(time.time(), path[:40], job_id, visitor))
+        if len(self._visits) >= VISIT_FLUSH_N and self._wake_flush is not None:
+            self._wake_flush.set()
 
-    def _count_visit(self, v: Visit) -> None:
-        self.visits += 1
-        if v.ip_hash:
-            self.visitors.add(v.ip_hash)
-        self.visits_per_minute[minute_of(v.at)] += 1
+    async def flush_visits(self) -> int:
+        """Write the buffered visits in one transaction; returns how many were written."""
+        batch, self._visits = self._visits, []
+        if not batch:
+            return 0
+        try:
+            await self.store.add_visits(batch)
+        except StoreUnavailable as exc:
+            log.warning("job fair: %d visits kept for later: %s", len(batch), exc)
+            self._visits[:0] = batch
+            return 0
+        self._wrote()
+        return len(batch)
+
+    async def _visit_writer(self) -> None:
+        assert self._wake_flush is not None
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake_flush.wait(), VISIT_FLUSH_S)
+            self._wake_flush.clear()
+            await self.flush_visits()
 
     async def add_viewer_sample(self, platform: Any, count: Any, source: Any = "manual", note: Any = "") -> dict:
         """Record a platform's viewer figure with where it came from; committed before returning."""
         if not isinstance(platform, str) or platform not in self.fair.platforms:
-            raise Refusal(422, f"unknown platform {str(platform)[:40]!r}: one of {', '.join(self.fair.platforms)}", "platform")
+            raise Refusal(422, f"没有这个平台 / unknown platform {str(platform)[:40]!r}: one of "
+                               f"{', '.join(self.fair.platforms)}", "platform")
         if isinstance(count, bool) or not isinstance(count, int):
-            raise Refusal(422, "count must be a whole number / 人数须为整数", "count")
+            raise Refusal(422, "人数须为整数 / count must be a whole number", "count")
         if count < 0 or count > 10**10:
-            raise Refusal(422, "count must be between 0 and 10^10", "count")
+            raise Refusal(422, "人数须在 0 到 10^10 之间 / count must be between 0 and 10^10", "count")
         if not isinstance(source, str) or not source.strip() or len(source) > 40:
-            raise Refusal(422, "source: a short word such as manual or webhook", "source")
+            raise Refusal(422, "来源：一个短词，如 manual、webhook / source: a short word such as manual or webhook",
+                          "source")
         if not isinstance(note, str) or len(note) > 200:
-            raise Refusal(422, "note: text up to 200 characters", "note")
+            raise Refusal(422, "备注最多 200 字 / note: text up to 200 characters", "note")
         sample = ViewerSample(time.time(), platform, count, source.strip(), note)
-        await self.store.add_viewer_sample(sample)
-        self._count_sample(sample)
-        self._emit("viewers", platform=platform, viewers=self._viewers_dict()["platforms"][platform],
-                   overlay_viewers=self._primary_count())
-        return {"platform": platform, "count": count, "source": sample.source, "at": iso(sample.at)}
+        try:
+            await self.store.add_viewer_sample(sample)
+        except StoreUnavailable as exc:
+            raise Refusal(503, STORE_DOWN, "store_unavailable") from exc
+        await self._refresh_now()
+        return {"platform": platform, "count": count, "source": sample.source, "at": self._iso(sample.at)}
+
+    async def _refresh_now(self) -> None:
+        """After an operator's write: figures (and their events) before the answer."""
+        self._stale = True
+        await self.refresh()
 
     async def _record_polled(self, platform: str, count: int, source: str) -> None:
         await self.add_viewer_sample(platform, count, source)
@@ -366,29 +441,29 @@ class JobFairService:
     def _poller_changed(self, state: PollerState) -> None:
         self._emit("poller", poller=state.as_dict())
 
-    def _count_sample(self, s: ViewerSample) -> None:
-        self.current[s.platform] = {"count": s.count, "at": s.at, "source": s.source}
-        if s.count >= self.peak.get(s.platform, {}).get("count", -1):
-            self.peak[s.platform] = {"count": s.count, "at": s.at, "source": s.source}
-        self.viewers_per_minute[minute_of(s.at)][s.platform] = s.count
-
     async def add_total(self, platform: Any, metric: Any, value: Any, note: Any = "") -> dict:
         """A post-event figure from a platform's console (e.g. WeChat Channels total audience)."""
         if not isinstance(platform, str) or platform not in self.fair.platforms:
-            raise Refusal(422, f"unknown platform: one of {', '.join(self.fair.platforms)}", "platform")
+            raise Refusal(422, f"没有这个平台 / unknown platform: one of {', '.join(self.fair.platforms)}", "platform")
         if not isinstance(metric, str) or metric not in TOTAL_METRICS:
-            raise Refusal(422, f"metric: one of {', '.join(TOTAL_METRICS)}", "metric")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
-            raise Refusal(422, "value: a number, at least 0", "value")
+            raise Refusal(422, f"指标 / metric: one of {', '.join(TOTAL_METRICS)}", "metric")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value \
+                or value == float("inf"):
+            raise Refusal(422, "数值须为不小于 0 的数 / value: a number, at least 0", "value")
         if not isinstance(note, str) or len(note) > 200:
-            raise Refusal(422, "note: text up to 200 characters", "note")
+            raise Refusal(422, "备注最多 200 字 / note: text up to 200 characters", "note")
         total = PlatformTotal(time.time(), platform, metric, float(value), note)
-        await self.store.add_platform_total(total)
-        self.totals[platform][metric] = {"value": total.value, "note": note, "at": total.at}
-        self._emit("totals", platform=platform, metric=metric, value=total.value)
+        try:
+            await self.store.add_platform_total(total)
+        except StoreUnavailable as exc:
+            raise Refusal(503, STORE_DOWN, "store_unavailable") from exc
+        await self._refresh_now()
         return {"platform": platform, "metric": metric, "value": total.value, "meaning": TOTAL_METRICS[metric]}
 
     # ------------------------------------------------------------------ reading
+
+    def _iso(self, t: float | None) -> str | None:
+        return _iso(t, self.tz)
 
     def apply_url(self, job_id: str | None = None) -> str:
         """The apply page of `job_id` (default: the featured job) as phones reach it."""
@@ -398,58 +473,66 @@ class JobFairService:
 
     def _primary_count(self) -> int | None:
         primary = self.fair.primary_platform
-        return self.current.get(primary, {}).get("count") if primary else None
+        cur = self._fig().current.get(primary) if primary else None
+        return cur.count if cur else None
 
     def _featured_dict(self) -> dict | None:
         if not self.featured:
             return None
         job = self.fair.jobs[self.featured["job"]]
         return {"job": job.id, "title": job.title, "employer": job.employer_id,
-                "started_at": self.featured["started_at"], "started": iso(self.featured["started_at"])}
+                "started_at": self.featured["started_at"], "started": self._iso(self.featured["started_at"])}
 
     def _segment_dict(self) -> dict | None:
         if not self.segment:
             return None
         e = self.fair.employers[self.segment["employer"]]
         return {"employer": e.id, "name": e.name, "started_at": self.segment["started_at"],
-                "started": iso(self.segment["started_at"])}
+                "started": self._iso(self.segment["started_at"])}
 
     def _viewers_dict(self) -> dict:
+        f = self._fig()
         platforms = {}
         for pid, p in self.fair.platforms.items():
-            cur, peak = self.current.get(pid), self.peak.get(pid)
-            source = (cur or {}).get("source")
+            cur, peak = f.current.get(pid), f.peaks.get(pid)
+            source = cur.source if cur else None
             platforms[pid] = {
                 "label": p.label,
-                "current": cur["count"] if cur else None,
-                "current_at": iso(cur["at"]) if cur else None,
+                "current": cur.count if cur else None,
+                "current_at": self._iso(cur.at) if cur else None,
                 "source": source,
-                "peak": peak["count"] if peak else None,
-                "peak_at": iso(peak["at"]) if peak else None,
+                "peak": peak.count if peak else None,
+                "peak_at": self._iso(peak.at) if peak else None,
                 "meaning": p.meaning or SOURCE_MEANING.get(source or "", SOURCE_MEANING["manual"]),
-                "peak_meaning": "本系统收到的样本中的最大值，不是平台自己的峰值 / highest sample received here; "
-                                "the platform's own peak goes in totals.peak_online",
+                "peak_meaning": "本系统收到的样本中的最大值（首次达到的时刻），不是平台自己的峰值 / highest sample "
+                                "received here (first time reached); the platform's own peak goes in totals.peak_online",
             }
         return {"primary": self.fair.primary_platform, "platforms": platforms,
                 "note": "各平台人数不可相加：同一人可能在多个平台观看 / platforms are never added up: "
                         "one person may watch on several"}
 
+    def _totals_dict(self) -> dict:
+        return {p: {m: {"value": t.value, "note": t.note, "at": self._iso(t.at), "meaning": TOTAL_METRICS.get(m, "")}
+                    for m, t in ms.items()} for p, ms in self._fig().totals.items()}
+
     def summary(self) -> dict:
         """The compact live figures (no timeline): what events carry."""
+        f = self._fig()
+        c = f.counts
         return {
             "applications": {
-                "total": sum(self.by_job.values()),
-                "applicants": len(self.phones),
-                "withdrawn": self.withdrawn,
-                "by_job": {j: self.by_job.get(j, 0) for j in self.fair.jobs},
-                "by_employer": {e: self.by_employer.get(e, 0) for e in self.fair.employers},
-                "meaning": "total = 有效投递（人×岗位）；applicants = 不同手机号 / total counts person×job, "
-                           "applicants counts distinct phones; withdrawn ones excluded",
+                "total": c.active,
+                "applicants": c.applicants,
+                "withdrawn": c.withdrawn,
+                "by_job": {j: c.by_job.get(j, 0) for j in self.fair.jobs},
+                "by_employer": {e: c.by_employer.get(e, 0) for e in self.fair.employers},
+                "meaning": "total = 有效投递（人×岗位，不含已撤回）；applicants = 不同报名人 / total counts "
+                           "person×job, withdrawn ones excluded; applicants counts distinct people",
             },
             "viewers": self._viewers_dict(),
-            "visits": {"total": self.visits, "unique": len(self.visitors),
-                       "meaning": "报名页打开次数与不同来源地址数（本系统自计） / apply-page views and distinct "
-                                  "client addresses, counted here"},
+            "visits": {"total": f.visits, "unique": f.visitors,
+                       "meaning": "报名页打开次数与不同浏览器数（本系统自计） / apply-page views and distinct "
+                                  "browsers, counted here"},
             "featured": self._featured_dict(),
             "segment": self._segment_dict(),
         }
@@ -458,9 +541,8 @@ class JobFairService:
         """Everything the panel and the report need, including the per-minute timeline."""
         out = self.summary()
         out["event"] = {"name": self.fair.event.name, "organizer": self.fair.event.organizer, "show": self.show_name}
-        out["totals"] = {p: {m: {**v, "at": iso(v["at"]), "meaning": TOTAL_METRICS.get(m, "")} for m, v in ms.items()}
-                         for p, ms in self.totals.items()}
-        out["markers"] = [{**m, "started": iso(m["started_at"]), "ended": iso(m["ended_at"])}
+        out["totals"] = self._totals_dict()
+        out["markers"] = [{**m, "started": self._iso(m["started_at"]), "ended": self._iso(m["ended_at"])}
                           for m in self.markers_log]
         out["pollers"] = [p.state.as_dict() for p in self.pollers]
         out["timeline"] = self.timeline()
@@ -471,17 +553,7 @@ class JobFairService:
 
     def timeline(self) -> list[dict]:
         """Per minute: new applications, apply-page visits, last viewer figure per platform."""
-        minutes = set(self.apps_per_minute) | set(self.visits_per_minute) | set(self.viewers_per_minute)
-        if not minutes:
-            return []
-        first, last = min(minutes), max(minutes)
-        first = max(first, last - (TIMELINE_MAX_MINUTES - 1) * 60)
-        out = []
-        for m in range(first, last + 60, 60):
-            out.append({"minute": iso(m), "t": m, "applications": self.apps_per_minute.get(m, 0),
-                        "visits": self.visits_per_minute.get(m, 0),
-                        "viewers": dict(self.viewers_per_minute.get(m, {}))})
-        return out
+        return stats.timeline(self._fig(), self.tz, TIMELINE_MAX_MINUTES)
 
     def overlay_context(self) -> dict:
         """Values for on-screen templates: {{ job.title }}, {{ stats.viewers }}, {{ apply_url }} ...
@@ -489,6 +561,7 @@ class JobFairService:
         `stats.viewers` is the latest figure of the primary platform only (see
         `stats.viewers_platform`), never a sum across platforms.
         """
+        f = self._fig()
         job_d: dict[str, Any] = {}
         employer_d: dict[str, Any] = {}
         if self.featured:
@@ -506,13 +579,13 @@ class JobFairService:
             "job": job_d,
             "employer": employer_d,
             "stats": {
-                "applicants": len(self.phones),
-                "applications": sum(self.by_job.values()),
-                "job_applications": self.by_job.get(job_d.get("id", ""), 0) if job_d else 0,
+                "applicants": f.counts.applicants,
+                "applications": f.counts.active,
+                "job_applications": f.counts.by_job.get(job_d.get("id", ""), 0) if job_d else 0,
                 "viewers": viewers if viewers is not None else "",
                 "viewers_platform": self.fair.platforms[primary].label if primary else "",
-                "viewers_by_platform": {p: c["count"] for p, c in self.current.items()},
-                "visits": self.visits,
+                "viewers_by_platform": {p: s.count for p, s in f.current.items()},
+                "visits": f.visits,
             },
             "apply_url": self.apply_url(),
         }
@@ -541,7 +614,19 @@ class JobFairService:
     def _emit_applications(self) -> None:
         self._publish_handle = None
         summary = self.summary()
-        self._emit("applications", applications=summary["applications"], applicants=len(self.phones))
+        self._emit("applications", applications=summary["applications"],
+                   applicants=summary["applications"]["applicants"], visits=summary["visits"])
+
+
+def _phone(raw: Any) -> str:
+    """The canonical mobile number, or Refusal(422) saying what is wrong."""
+    phone = privacy.normalize_mobile(raw if isinstance(raw, str) else "")
+    if phone is None:
+        raise Refusal(422, "手机号只能包含数字 0–9（请用普通数字键盘输入） / the mobile number may only contain "
+                           "the digits 0-9", "phone")
+    if not privacy.valid_mobile(phone):
+        raise Refusal(422, "手机号应为 11 位中国大陆手机号，如 13800138000 / a mainland mobile number", "phone")
+    return phone
 
 
 def _consent_set(consents: Any) -> set[str]:
