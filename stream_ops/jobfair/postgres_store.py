@@ -13,6 +13,7 @@ import threading
 from typing import Any, Hashable
 
 import psycopg
+import psycopg.errors
 
 from .store import StoreUnavailable, redact_url
 from .store_sql import POSTGRES, SqlStore, migrate
@@ -98,7 +99,10 @@ class PostgresStore(SqlStore):
         conn.execute("SELECT nextval('store_revision')")
 
     def is_connection_error(self, exc: BaseException) -> bool:
-        return isinstance(exc, psycopg.OperationalError)
+        return isinstance(exc, psycopg.OperationalError) and not self.is_retryable(exc)
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        return isinstance(exc, (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure))
 
     # ------------------------------------------------ reads
     def read(self, sql: str, args: tuple = ()) -> list[tuple]:

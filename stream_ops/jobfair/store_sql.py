@@ -12,6 +12,7 @@ import concurrent.futures
 import hmac
 import logging
 import queue
+import random
 import secrets
 import threading
 import time
@@ -113,7 +114,8 @@ ALTER TABLE visits RENAME COLUMN ip_hash TO visitor;
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
-def migrate(conn: Conn, dialect: Dialect) -> int:
+def migrate(conn: Conn, dialect: Dialect, steps: Sequence[tuple[int, str, Callable[[Conn, str], None] | None]] | None = None
+            ) -> int:
     """Apply the missing steps in order, each in the caller's transaction; returns the version.
 
     The caller holds the engine's write lock, so two processes opening a new store at once
@@ -123,7 +125,7 @@ def migrate(conn: Conn, dialect: Dialect) -> int:
     row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
     current = row[0] or 0
     salt = None
-    for version, ddl, hook in MIGRATIONS:
+    for version, ddl, hook in (MIGRATIONS if steps is None else steps):
         if version <= current:
             continue
         for stmt in ddl.format(**dialect.__dict__).split(";"):
@@ -179,33 +181,26 @@ class Writer(threading.Thread):
                 batch.append(item)
             self._run_batch(batch)
 
+    RETRIES = 8
+
     def _run_batch(self, batch: list) -> None:
-        results: list[tuple[concurrent.futures.Future, Any, BaseException | None]] = []
-        try:
-            conn = self.store.write_conn()
-            conn.execute(self.store.dialect.begin)
-            for fn, fut in batch:
-                # A savepoint per job: one failing job must not undo the others in the group.
-                conn.execute("SAVEPOINT job")
-                try:
-                    value = fn(conn)
-                except Exception as exc:  # noqa: BLE001 - handed to the caller
-                    if self.store.is_connection_error(exc):
-                        raise
-                    conn.execute("ROLLBACK TO SAVEPOINT job")
-                    conn.execute("RELEASE SAVEPOINT job")
-                    results.append((fut, None, exc))
-                else:
-                    conn.execute("RELEASE SAVEPOINT job")
-                    results.append((fut, value, None))
-            conn.execute("COMMIT")
-        except Exception as exc:  # noqa: BLE001 - the commit failed: nobody is acknowledged
-            self.store.write_failed(exc)
-            err = StoreUnavailable(f"{self.store.describe()}: {type(exc).__name__}: {exc}")
-            for _, fut in batch:
-                if not fut.done():
+        # A caller that gave up (cancelled) is dropped before the transaction, never after.
+        batch = [(fn, fut) for fn, fut in batch if fut.set_running_or_notify_cancel()]
+        for attempt in range(self.RETRIES):
+            try:
+                results, conn = self._try_batch(batch)
+            except Exception as exc:  # noqa: BLE001 - the commit failed: nobody is acknowledged
+                self.store.write_failed(exc)
+                if self.store.is_retryable(exc) and attempt < self.RETRIES - 1:
+                    # Two processes' groups locked the same rows in opposite orders: the server
+                    # rolled one back. The whole group runs again; nothing was acknowledged.
+                    time.sleep(random.uniform(0, 0.005 * 2 ** attempt))
+                    continue
+                err = StoreUnavailable(f"{self.store.describe()}: {type(exc).__name__}: {_first_line(exc)}")
+                for _, fut in batch:
                     fut.set_exception(err)
-            return
+                return
+            break
         try:
             self.store.after_commit(conn)
         except Exception as exc:  # noqa: BLE001 - committed; readers catch up at the next write
@@ -215,6 +210,32 @@ class Writer(threading.Thread):
                 fut.set_exception(exc)
             else:
                 fut.set_result(value)
+
+    def _try_batch(self, batch: list) -> tuple[list, Conn]:
+        results: list[tuple[concurrent.futures.Future, Any, BaseException | None]] = []
+        conn = self.store.write_conn()
+        conn.execute(self.store.dialect.begin)
+        for fn, fut in batch:
+            # A savepoint per job: one failing job must not undo the others in the group.
+            conn.execute("SAVEPOINT job")
+            try:
+                value = fn(conn)
+            except Exception as exc:  # noqa: BLE001 - handed to the caller
+                if self.store.is_retryable(exc) or self.store.is_connection_error(exc):
+                    raise
+                conn.execute("ROLLBACK TO SAVEPOINT job")
+                conn.execute("RELEASE SAVEPOINT job")
+                results.append((fut, None, exc))
+            else:
+                conn.execute("RELEASE SAVEPOINT job")
+                results.append((fut, value, None))
+        conn.execute("COMMIT")
+        return results, conn
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 # --------------------------------------------------------------------------- the store
@@ -245,6 +266,10 @@ class SqlStore(Store):
         """Make `revision()` change (engines whose revision is not automatic)."""
 
     def is_connection_error(self, exc: BaseException) -> bool:
+        return False
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        """A transient conflict (deadlock, serialization failure): run the whole group again."""
         return False
 
     def read(self, sql: str, args: tuple = ()) -> list[tuple]:
