@@ -320,3 +320,22 @@ def test_peak_keeps_time_and_source_of_first_maximum() -> None:
     peaks = compute_peaks(samples, ["channels", "douyin"])
     assert [(p.platform, p.peak, p.at, p.source, p.samples) for p in peaks] == [
         ("channels", 80, _t(2), "webhook", 3), ("youtube", 7, _t(2), "youtube", 1)]
+
+
+def test_report_html_says_what_the_csv_says_on_a_fresh_fair(tmp_path: Path) -> None:
+    from stream_ops.jobfair.report import empty_report
+    from stream_ops.jobfair.report_html import render_html
+
+    fair, _ = check_jobfair(fair_data(), tmp_path)
+    r = empty_report(fair, "show")
+    page = render_html(r)
+    t = {tb.stem: tb for tb in export.tables(r)}
+    assert t["summary"].headers[:2] == ["项目", "Item"]                  # not "项目 Item,Item"
+    employers_html = page.split("<h2>用人单位 <span class='en'>Employers</span></h2>")[1].split("</table>")[0]
+    assert employers_html.count("0分00秒") == len(fair.employers)      # the CSV says 0, not blank
+    jobs_html = page.split("<h2>岗位 <span class='en'>Jobs</span></h2>")[1].split("</table>")[0]
+    assert "报名人数 Applicants" in jobs_html and jobs_html.count("0分00秒") == len(fair.jobs)
+    segments_html = page.split("Segments and featured jobs</span></h2>")[1].split("</table>")[0]
+    assert "无数据" in segments_html and "No data" in segments_html
+    assert 'class="item">招聘会<' in page and "td.item,th.item{white-space:nowrap}" in page
+    assert any("unique" in row[1].lower() or "visitors" in row[1].lower() for row in t["summary"].rows)
