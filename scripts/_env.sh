@@ -29,27 +29,36 @@ ensure_venv() {  # $1: extras, e.g. "" or "[test]"
   fi
 }
 
+have_postgresql() {
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1
+}
+
 ensure_browser() {
   # Browser tests drive Debian's chromium (never a downloaded browser); CJK fonts so
-  # screenshots show Chinese. Installed when missing and we may (root + apt).
-  if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
+  # screenshots show Chinese; the store tests start Debian's PostgreSQL server themselves.
+  # Installed when missing and we may (root + apt).
+  local fonts
+  # Captured first: `fc-list | grep -q` under pipefail fails when grep exits early (SIGPIPE).
+  fonts="$(fc-list 2>/dev/null || true)"
+  if [ -x /usr/bin/chromium ] && grep -qi "Noto Sans CJK" <<<"$fonts" && have_postgresql; then
     return 0
   fi
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing chromium and fonts-noto-cjk (Debian packages) for the browser tests..." >&2
+    echo "installing chromium, fonts-noto-cjk and postgresql (Debian packages) for the tests..." >&2
     local try
     for try in 1 2 3; do   # a registry hiccup should not fail a whole test run
       if DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
-         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; then
+         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk postgresql >/dev/null; then
         return 0
       fi
       echo "apt-get failed (attempt $try); retrying..." >&2
       sleep $((try * 5))
     done
-    echo "error: could not install chromium and fonts-noto-cjk" >&2
+    echo "error: could not install chromium, fonts-noto-cjk and postgresql" >&2
     return 1
   else
-    echo "warning: /usr/bin/chromium or fonts-noto-cjk missing; browser tests will be skipped." >&2
-    echo "         install them with: sudo apt-get install chromium fonts-noto-cjk" >&2
+    echo "warning: /usr/bin/chromium, fonts-noto-cjk or postgresql missing; browser tests and the" >&2
+    echo "         PostgreSQL store tests will be skipped (CI=true makes the latter fail)." >&2
+    echo "         install them with: sudo apt-get install chromium fonts-noto-cjk postgresql" >&2
   fi
 }
