@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
-"""Sustained applications/s and latency of POST /apply against a real uvicorn server on loopback.
+"""Sustained applications/s and latency of POST /apply against real public-service processes.
 
-    .venv/bin/python scripts/bench_apply.py [--count 3000] [--concurrency 32] [--seconds 60]
+    .venv/bin/python scripts/bench_apply.py [--store sqlite|postgres] [--processes 1|2]
+        [--count 3000] [--concurrency 32] [--seconds 60] [--kill none|service|postgres]
+        [--refresh-cost]
 
-Starts `python -m stream_ops.jobfair.standalone` (one uvicorn process, SQLite in a temp
-folder, WAL + synchronous=FULL) with the example fair and the per-address limit lifted,
-posts JSON applications with distinct phones, then checks that every acknowledged (201)
-application is in the database. Client and server share this machine's cores.
+Starts the public service (see `start_service`) with the example fair and the
+per-address limit lifted, on SQLite in a temp folder (WAL + synchronous=FULL) or on a
+PostgreSQL server it starts itself (tests/pg.py: initdb in a temp folder). With two
+processes the load alternates between them, as a load balancer would. `--kill` SIGKILLs
+one service process, or the PostgreSQL server, a third of the way into the burst and
+restarts it; then every acknowledged (201) application must be in the store.
+`--refresh-cost` times what the studio pays per refresh of its figures at the end size.
+Client and servers share this machine's cores.
 """
 from __future__ import annotations
 
@@ -15,45 +21,56 @@ import asyncio
 import json
 import os
 import random
-import sqlite3
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 FAIR = ROOT / "scenes" / "fair" / "fair.yaml"
+sys.path.insert(0, str(ROOT / "tests"))     # tests/pg.py starts a throwaway PostgreSQL server
 
 
-def unlimited_fair(folder: Path) -> Path:
+def unlimited_fair(folder: Path, store_url: str | None) -> Path:
     text = FAIR.read_text(encoding="utf-8")
     text = text.replace("rate_per_minute: 5 ", "rate_per_minute: 10000000 ").replace("burst: 5", "burst: 10000000")
+    if store_url:
+        text += f'\nstore: "{store_url}"\n'
     path = folder / "fair.yaml"
     path.write_text(text, encoding="utf-8")
     return path
 
 
-def start_server(fair: Path, data: Path, port: int) -> subprocess.Popen:
+def start_service(fair: Path, data: Path, port: int) -> subprocess.Popen:
+    """One public-service process on `port`, ready to answer. The one place that knows how it is
+    launched (`stream-ops fair serve SHOW --port N` replaces the standalone module)."""
     proc = subprocess.Popen([sys.executable, "-m", "stream_ops.jobfair.standalone", str(fair), "--data", str(data),
                              "--port", str(port)], cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/apply/apply.css", timeout=1).status_code == 200:
                 return proc
         except httpx.HTTPError:
             time.sleep(0.1)
+        if proc.poll() is not None:
+            break
     proc.kill()
-    raise SystemExit("server did not start: " + (proc.stderr.read().decode() if proc.stderr else ""))
+    raise SystemExit("service did not start: " + (proc.stderr.read().decode() if proc.stderr else ""))
 
 
 def cpu_seconds(pid: int) -> float:
     """User+system CPU of a process (and its threads), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -79,6 +96,7 @@ class Conn:
         self.writer.write(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nContent-Type: application/json\r\n"
                           f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
         await self.writer.drain()
+        assert self.reader is not None
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
         length = 0
@@ -91,81 +109,168 @@ class Conn:
     def close(self) -> None:
         if self.writer:
             self.writer.close()
+        self.writer = None
 
 
-async def run(port: int, count: int, concurrency: int, seconds: float, start: int = 0
-              ) -> tuple[list[float], int, int, float, float]:
-    jobs = [f"J{n:03d}" for n in range(1, 31)]
-    latencies: list[float] = []
-    created = errors = 0
-    next_i = start
-    count += start
-    deadline = time.monotonic() + seconds
+class Burst:
+    """Workers posting distinct applications over the given ports; remembers what was acknowledged."""
 
-    async def worker() -> None:
-        nonlocal next_i, created, errors
-        conn = Conn(port)
+    def __init__(self, ports: list[int], count: int, concurrency: int, seconds: float, start: int = 0) -> None:
+        self.ports, self.count, self.concurrency, self.seconds = ports, count + start, concurrency, seconds
+        self.next_i = start
+        self.latencies: list[float] = []
+        self.acked: list[str] = []
+        self.errors = 0
+        self.jobs = [f"J{n:03d}" for n in range(1, 31)]
+
+    async def worker(self, k: int, deadline: float) -> None:
+        conn = Conn(self.ports[k % len(self.ports)])
         try:
-            while next_i < count and time.monotonic() < deadline:
-                i = next_i
-                next_i += 1
+            while self.next_i < self.count and time.monotonic() < deadline:
+                i = self.next_i
+                self.next_i += 1
+                body = application(i, self.jobs)
                 t = time.perf_counter()
                 try:
-                    status = await conn.post_json("/apply", application(i, jobs))
+                    status = await conn.post_json("/apply", body)
                 except (OSError, asyncio.IncompleteReadError, ValueError):
-                    errors += 1
+                    self.errors += 1               # not acknowledged: the applicant would retry
                     conn.close()
-                    conn = Conn(port)
+                    await asyncio.sleep(0.05)
                     continue
-                latencies.append(time.perf_counter() - t)
+                self.latencies.append(time.perf_counter() - t)
                 if status == 201:
-                    created += 1
+                    self.acked.append(body["phone"])
                 else:
-                    errors += 1
+                    self.errors += 1
         finally:
             conn.close()
 
-    t0, c0 = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, created, errors, time.perf_counter() - t0, time.process_time() - c0
+    async def run(self, during: Any = None) -> tuple[float, float]:
+        deadline = time.monotonic() + self.seconds
+        t0, c0 = time.perf_counter(), time.process_time()
+        tasks = [asyncio.create_task(self.worker(k, deadline)) for k in range(self.concurrency)]
+        if during is not None:
+            await during(self)
+        await asyncio.gather(*tasks)
+        return time.perf_counter() - t0, time.process_time() - c0
+
+
+def refresh_cost(store: Any, fair_path: Path) -> str:
+    """CPU the studio pays per figure refresh: a full read, and the incremental one it does."""
+    from stream_ops.jobfair import stats
+    from stream_ops.jobfair.model import load_fair_file
+    from stream_ops.jobfair.service import JobFairService
+    from stream_ops.jobfair.store import NewApplication, new_withdraw_code
+
+    n = 10
+    c0 = time.process_time()
+    for _ in range(n):
+        fig = stats.figures(store.snapshot())
+    full = (time.process_time() - c0) / n * 1000
+    fair, _ = load_fair_file(fair_path)
+    studio = JobFairService(fair, "bench", Path("."), store=store)
+    spent = 0.0
+    for k in range(n):                          # 50 new applications between two refreshes
+        asyncio.run(store.add_applications([NewApplication("张三", f"1390{k:03d}{i:04d}", "J001", "E01", "n")
+                                            for i in range(50)], new_withdraw_code()))
+        c0 = time.process_time()
+        studio._read_figures()
+        spent += time.process_time() - c0
+    return (f"studio refresh at {fig.counts.rows} applications, {fig.visits} visits: full read "
+            f"{full:.0f} ms CPU; incremental (50 new) {spent / n * 1000:.1f} ms CPU")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--kill", choices=["none", "service", "postgres"], default="none")
+    parser.add_argument("--refresh-cost", action="store_true")
     args = parser.parse_args()
     from stream_ops.jobfair.standalone import free_port
+    from stream_ops.jobfair.store import open_store
 
-    port = args.port or free_port()
+    pg = None
+    if args.store == "postgres" or args.kill == "postgres":
+        from pg import start_server
+        pg = start_server()
+        if pg is None:
+            raise SystemExit("PostgreSQL binaries not found (apt-get install postgresql)")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        proc = start_server(unlimited_fair(folder), folder / "data", port)
+        url = pg.create_db("bench") if pg else None
+        fair = unlimited_fair(folder, url)
+        ports = [free_port() for _ in range(args.processes)]
+        procs = [start_service(fair, folder / "data", p) for p in ports]
+        cpu_total = 0.0
+        killed = ""
         try:
-            base = f"http://127.0.0.1:{port}"
-            asyncio.run(run(port, 100, 8, 10))            # warm-up (not counted)
-            cpu0 = cpu_seconds(proc.pid)
-            lat, created, errors, elapsed, client_cpu = asyncio.run(run(port, args.count, args.concurrency, args.seconds, start=100))
-            server_cpu = cpu_seconds(proc.pid) - cpu0
+            asyncio.run(Burst(ports, 100 * len(ports), 8, 10).run())          # warm-up (not counted)
+            cpu0 = [cpu_seconds(p.pid) for p in procs]
+
+            async def kill_and_restart(b: Burst) -> None:
+                nonlocal killed
+                if args.kill == "none":
+                    return
+                while b.next_i - 100 * len(ports) < args.count // 3:
+                    await asyncio.sleep(0.01)
+                acked_before = len(b.acked)
+                if args.kill == "service":
+                    victim = procs[0]
+                    cpu_total_before = cpu_seconds(victim.pid) - cpu0[0]
+                    victim.send_signal(signal.SIGKILL)
+                    await asyncio.to_thread(victim.wait)
+                    procs[0] = await asyncio.to_thread(start_service, fair, folder / "data", ports[0])
+                    cpu0[0] = cpu_seconds(procs[0].pid) - cpu_total_before
+                else:
+                    assert pg is not None
+                    await asyncio.to_thread(pg.kill)
+                    await asyncio.to_thread(pg.start)
+                killed = f"SIGKILLed the {args.kill} after {acked_before} acknowledged, restarted"
+
+            burst = Burst(ports, args.count, args.concurrency, args.seconds, start=100 * len(ports))
+            elapsed, client_cpu = asyncio.run(burst.run(kill_and_restart))
+            cpu_total = sum(cpu_seconds(p.pid) - c for p, c in zip(procs, cpu0))
         finally:
-            proc.terminate()
-            proc.wait(10)
-        conn = sqlite3.connect(folder / "data" / "stream-ops.sqlite3")
-        stored = conn.execute("SELECT count(*) FROM applications").fetchone()[0]
-        conn.close()
-    lat.sort()
+            for p in procs:
+                p.terminate()
+                p.wait(10)
+        store = open_store(url, folder / "data")
+        assert store is not None
+        try:
+            stored = {a.phone for a in store.applications()}
+            missing = [p for p in burst.acked if p not in stored]
+            refresh = ""
+            if args.refresh_cost:
+                refresh = refresh_cost(store, fair)
+        finally:
+            store.close()
+    if pg is not None:
+        pg.stop()
+    lat = sorted(burst.latencies)
     p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000  # noqa: E731
-    print(f"machine: {os.cpu_count()} cores; server: 1 uvicorn process, SQLite WAL synchronous=FULL, group commit")
-    print(f"requests: {len(lat)} at concurrency {args.concurrency} in {elapsed:.2f} s; 201: {created}; "
-          f"other/errors: {errors}")
-    print(f"sustained: {created / elapsed:.0f} applications/s")
-    print(f"latency ms: p50 {p(0.50):.1f}  p90 {p(0.90):.1f}  p99 {p(0.99):.1f}  max {lat[-1] * 1000:.1f}  "
-          f"mean {statistics.fmean(lat) * 1000:.1f}")
-    print(f"server CPU: {server_cpu:.2f} s = {server_cpu / elapsed:.2f} core, "
-          f"{server_cpu / max(1, created) * 1000:.2f} ms per application; load generator {client_cpu / elapsed:.2f} core")
-    print(f"stored rows: {stored} (warm-up 100 + acknowledged {created}); lost: {100 + created - stored}")
+    engine = "SQLite WAL synchronous=FULL" if args.store == "sqlite" else "PostgreSQL (fsync on, synchronous_commit on)"
+    print(f"machine: {os.cpu_count()} cores; {args.processes} public-service process(es); {engine}; group commit")
+    print(f"requests: {len(lat)} at concurrency {args.concurrency} in {elapsed:.2f} s; 201: {len(burst.acked)}; "
+          f"other/errors: {burst.errors}")
+    print(f"sustained: {len(burst.acked) / elapsed:.0f} applications/s")
+    if lat:
+        print(f"latency ms: p50 {p(0.50):.1f}  p90 {p(0.90):.1f}  p99 {p(0.99):.1f}  max {lat[-1] * 1000:.1f}  "
+              f"mean {statistics.fmean(lat) * 1000:.1f}")
+    print(f"service CPU: {cpu_total:.2f} s = {cpu_total / elapsed:.2f} core, "
+          f"{cpu_total / max(1, len(burst.acked)) * 1000:.2f} ms per application; "
+          f"load generator {client_cpu / elapsed:.2f} core")
+    if killed:
+        print(killed)
+    print(f"acknowledged {len(burst.acked)}; in the store: {len(burst.acked) - len(missing)}; lost: {len(missing)}")
+    if refresh:
+        print(refresh)
+    if missing:
+        raise SystemExit(f"LOST acknowledged applications: {missing[:10]}")
 
 
 if __name__ == "__main__":

@@ -159,3 +159,38 @@ def test_live_figures_use_the_fairs_time_zone(tmp_path: Path) -> None:
 def test_every_total_metric_has_a_label() -> None:
     assert set(stats.TOTAL_METRICS) == set(stats.METRIC_LABELS)
     assert {"unique_viewers", "views"} <= set(stats.METRIC_LABELS)
+
+
+async def test_incremental_refresh_equals_a_full_read(tmp_path: Path) -> None:
+    """The studio reads only new rows; after adds, visits, samples and a withdrawal it must agree
+    with stats.figures over everything."""
+    service = JobFairService(load_fair(), "t", tmp_path)
+    other = open_store(None, tmp_path)
+    assert other is not None
+
+    def same() -> None:
+        incremental = dataclasses.replace(service._read_figures(), revision=None)
+        full = dataclasses.replace(stats.figures(other.snapshot()), revision=None)
+        assert incremental == full
+
+    try:
+        codes = []
+        for i in range(30):
+            code = new_withdraw_code()
+            codes.append(code)
+            await other.add_applications([NewApplication("张三", f"1380000{i:04d}", f"J00{1 + i % 5}", "E01", "n")],
+                                         code, at=1000.0 + i)
+            if i % 7 == 0:
+                same()
+        await service.visit("J001", "b1")
+        await service.flush_visits()
+        await other.add_viewer_sample(ViewerSample(1000.0, "channels", 50, "manual"))
+        same()
+        await other.withdraw("13800000003", codes[3])                 # an old row changes: full read
+        same()
+        await other.add_viewer_sample(ViewerSample(1010.0, "channels", 50, "manual"))   # a tie: first peak stays
+        same()
+        assert service._read_figures().peaks["channels"].at == 1000.0
+    finally:
+        await service.close()
+        other.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,7 +98,9 @@ class JobFairService:
     def _load(self) -> None:
         """Figures and the on-air state from the store (a restart continues where it stopped)."""
         snap = self.store.snapshot()
-        self._figures: Figures = stats.figures(snap)
+        self._tally = stats.tally(snap)
+        self._tally_lock = threading.Lock()             # the refresher thread and a blocking _fig() share it
+        self._figures: Figures = self._tally.figures(snap.platform_totals, snap.revision)
         self.featured: dict[str, Any] | None = None     # {job, started_at}
         self.segment: dict[str, Any] | None = None      # {employer, started_at}
         self.markers_log: list[dict[str, Any]] = []
@@ -142,7 +145,7 @@ class JobFairService:
         """Recompute the figures from the store, off the event loop; publish if they changed."""
         before = self._figures
         try:
-            fig = await asyncio.to_thread(lambda: stats.figures(self.store.snapshot()))
+            fig = await asyncio.to_thread(self._read_figures)
         except StoreUnavailable as exc:
             log.warning("job fair: figures not refreshed: %s", exc)
             return False
@@ -183,11 +186,38 @@ class JobFairService:
         """Current figures; recomputed here (blocking) only if this process wrote and no refresh ran yet."""
         if self._stale:
             try:
-                self._figures = stats.figures(self.store.snapshot())
+                self._figures = self._read_figures()
                 self._stale = False
             except StoreUnavailable as exc:
                 log.warning("job fair: figures not refreshed: %s", exc)
         return self._figures
+
+    def _read_figures(self) -> Figures:
+        """Figures from what is new in the store since the last read (blocking).
+
+        Rows are read after the last ids seen; if the store then holds other numbers up to
+        those ids than the tally does (a withdrawal, or a row another host committed late
+        with a lower id), everything is read again."""
+        store = self.store
+        with self._tally_lock:
+            rev = store.revision()
+            t = self._tally
+            apps = store.applications_after(t.app_id)
+            visits = store.visits_after(t.visit_id)
+            samples = store.viewer_samples_after(t.sample_id)
+            upto = store.counts_upto(max([a.id for a in apps], default=t.app_id),
+                                     max([v.id for v in visits], default=t.visit_id),
+                                     max([x.id for x in samples], default=t.sample_id))
+            expected = (t.rows + len(apps), t.withdrawn + sum(a.withdrawn_at is not None for a in apps),
+                        t.visits + len(visits), sum(t.sample_n.values()) + len(samples))
+            if upto == expected:
+                t.add_applications(apps)
+                t.add_visits(visits)
+                t.add_samples(samples)
+                return t.figures(store.platform_totals(), rev)
+            snap = store.snapshot()
+            self._tally = stats.tally(snap)
+            return self._tally.figures(snap.platform_totals, snap.revision)
 
     def _publish_changes(self, before: Figures, after: Figures) -> None:
         if self.publish is None:

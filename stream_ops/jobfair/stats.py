@@ -81,32 +81,9 @@ class Counts:
 
 
 def count_applications(apps: Iterable[Application]) -> Counts:
-    rows = withdrawn = 0
-    by_job: Counter[str] = Counter()
-    by_employer: Counter[str] = Counter()
-    by_job_all: Counter[str] = Counter()
-    by_employer_all: Counter[str] = Counter()
-    people: set[str] = set()
-    people_all: set[str] = set()
-    job_people: dict[str, set[str]] = {}
-    employer_people: dict[str, set[str]] = {}
-    for a in apps:
-        who = a.person or a.phone or f"row{a.id}"
-        rows += 1
-        by_job_all[a.job_id] += 1
-        by_employer_all[a.employer_id] += 1
-        people_all.add(who)
-        job_people.setdefault(a.job_id, set()).add(who)
-        employer_people.setdefault(a.employer_id, set()).add(who)
-        if a.withdrawn_at is None:
-            by_job[a.job_id] += 1
-            by_employer[a.employer_id] += 1
-            people.add(who)
-        else:
-            withdrawn += 1
-    return Counts(rows, withdrawn, len(people), len(people_all), dict(by_job), dict(by_employer),
-                  dict(by_job_all), dict(by_employer_all), {j: len(p) for j, p in job_people.items()},
-                  {e: len(p) for e, p in employer_people.items()})
+    t = Tally()
+    t.add_applications(apps)
+    return t.counts()
 
 
 # --------------------------------------------------------------------------- viewers
@@ -189,21 +166,95 @@ class Figures:
     samples: int = 0
 
 
+class Tally:
+    """The running sums behind `Figures`, fed rows in id order: a refresh costs only the new rows.
+
+    Applications are only ever added here; a withdrawal changes an old row, so the caller
+    starts a new Tally from everything (`figures()` does exactly that).
+    """
+
+    def __init__(self) -> None:
+        self.rows = self.withdrawn = 0
+        self.by_job: Counter[str] = Counter()
+        self.by_employer: Counter[str] = Counter()
+        self.by_job_all: Counter[str] = Counter()
+        self.by_employer_all: Counter[str] = Counter()
+        self.people: set[str] = set()
+        self.people_all: set[str] = set()
+        self.job_people: dict[str, set[str]] = {}
+        self.employer_people: dict[str, set[str]] = {}
+        self.apm: Counter[int] = Counter()
+        self.vpm: Counter[int] = Counter()
+        self.visits = 0
+        self.visitors: set[str] = set()
+        self.viewers: dict[int, dict[str, int]] = {}
+        self.best: dict[str, ViewerSample] = {}
+        self.sample_n: Counter[str] = Counter()
+        self.current: dict[str, ViewerSample] = {}
+        self.app_id = self.visit_id = self.sample_id = 0    # highest id seen of each
+
+    def add_applications(self, apps: Iterable[Application]) -> None:
+        for a in apps:
+            who = a.person or a.phone or f"row{a.id}"
+            self.rows += 1
+            self.by_job_all[a.job_id] += 1
+            self.by_employer_all[a.employer_id] += 1
+            self.people_all.add(who)
+            self.job_people.setdefault(a.job_id, set()).add(who)
+            self.employer_people.setdefault(a.employer_id, set()).add(who)
+            self.apm[minute_of(a.created_at)] += 1
+            if a.withdrawn_at is None:
+                self.by_job[a.job_id] += 1
+                self.by_employer[a.employer_id] += 1
+                self.people.add(who)
+            else:
+                self.withdrawn += 1
+            self.app_id = max(self.app_id, a.id)
+
+    def add_visits(self, visits: Iterable[Visit]) -> None:
+        for v in visits:
+            self.visits += 1
+            self.vpm[minute_of(v.at)] += 1
+            if v.visitor:
+                self.visitors.add(v.visitor)
+            self.visit_id = max(self.visit_id, v.id)
+
+    def add_samples(self, samples: Iterable[ViewerSample]) -> None:
+        for s in samples:
+            self.sample_n[s.platform] += 1
+            self.viewers.setdefault(minute_of(s.at), {})[s.platform] = s.count
+            b = self.best.get(s.platform)
+            if b is None or s.count > b.count or (s.count == b.count and s.at < b.at):   # first maximum
+                self.best[s.platform] = s
+            c = self.current.get(s.platform)
+            if c is None or s.at >= c.at:
+                self.current[s.platform] = s
+            self.sample_id = max(self.sample_id, s.id)
+
+    def counts(self) -> Counts:
+        return Counts(self.rows, self.withdrawn, len(self.people), len(self.people_all), dict(self.by_job),
+                      dict(self.by_employer), dict(self.by_job_all), dict(self.by_employer_all),
+                      {j: len(p) for j, p in self.job_people.items()},
+                      {e: len(p) for e, p in self.employer_people.items()})
+
+    def figures(self, totals: Iterable[PlatformTotal], revision: Hashable = None) -> Figures:
+        peaks_ = {p: Peak(p, s.count, s.at, s.source, self.sample_n[p]) for p, s in self.best.items()}
+        return Figures(revision, self.counts(), peaks_, dict(self.current), self.visits, len(self.visitors),
+                       latest_totals(totals), dict(self.apm), dict(self.vpm),
+                       {m: dict(v) for m, v in self.viewers.items()}, sum(self.sample_n.values()))
+
+
+def tally(snap: Snapshot) -> Tally:
+    t = Tally()
+    t.add_applications(sorted(snap.applications, key=lambda a: a.id))
+    t.add_visits(snap.visits)
+    t.add_samples(snap.viewer_samples)
+    return t
+
+
 def figures(snap: Snapshot) -> Figures:
     """All figures from one snapshot of the store."""
-    apm: Counter[int] = Counter(minute_of(a.created_at) for a in snap.applications)
-    vpm: Counter[int] = Counter()
-    visitors: set[str] = set()
-    for v in snap.visits:
-        vpm[minute_of(v.at)] += 1
-        if v.visitor:
-            visitors.add(v.visitor)
-    viewers: dict[int, dict[str, int]] = {}
-    for s in snap.viewer_samples:      # ordered: the last one in a minute wins
-        viewers.setdefault(minute_of(s.at), {})[s.platform] = s.count
-    return Figures(snap.revision, count_applications(snap.applications), peaks(snap.viewer_samples),
-                   latest(snap.viewer_samples), len(snap.visits), len(visitors),
-                   latest_totals(snap.platform_totals), dict(apm), dict(vpm), viewers, len(snap.viewer_samples))
+    return tally(snap).figures(snap.platform_totals, snap.revision)
 
 
 def timeline(f: Figures, tz: dt.tzinfo, max_minutes: int = 24 * 60) -> list[dict]:

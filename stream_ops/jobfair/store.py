@@ -88,6 +88,7 @@ class ViewerSample:
     count: int
     source: str                     # manual / webhook / youtube / twitch / ...
     note: str = ""
+    id: int = 0                     # set when read back (0 for a new sample)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class Visit:
     path: str                       # /apply
     job_id: str | None
     visitor: str                    # salted hash of the browser's id cookie ("" when unknown)
+    id: int = 0                     # set when read back (0 for a new visit)
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,26 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def export_log(self) -> list[ExportRecord]: ...
+
+    # incremental reads: the studio refreshes its figures from what is new since its last look
+    @abc.abstractmethod
+    def applications_after(self, after_id: int) -> list[Application]:
+        """Applications with id > after_id, by id."""
+
+    @abc.abstractmethod
+    def visits_after(self, after_id: int) -> list[Visit]:
+        """Visits with id > after_id, by id."""
+
+    @abc.abstractmethod
+    def viewer_samples_after(self, after_id: int) -> list[ViewerSample]:
+        """Viewer samples with id > after_id, by id."""
+
+    @abc.abstractmethod
+    def counts_upto(self, app_id: int, visit_id: int, sample_id: int) -> tuple[int, int, int, int]:
+        """(applications with id ≤ app_id, of them withdrawn, visits ≤ visit_id, samples ≤ sample_id).
+
+        A reader that holds different numbers missed something (a row that committed late
+        with a lower id, a withdrawal) and reads everything again."""
 
     @abc.abstractmethod
     def revision(self) -> Hashable:

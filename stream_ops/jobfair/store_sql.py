@@ -349,7 +349,7 @@ class SqlStore(Store):
     async def add_visits(self, visits: Sequence[Visit]) -> None:
         if not visits:
             return
-        rows = [(v.at, v.path, v.job_id, v.visitor) for v in visits]
+        rows = [(v.at, v.path, v.job_id, v.visitor) for v in visits]   # the id is the store's
 
         def run(conn: Conn) -> None:
             for r in rows:
@@ -393,11 +393,36 @@ class SqlStore(Store):
 
     def viewer_samples(self) -> list[ViewerSample]:
         return [ViewerSample(*r) for r in self.read(
-            f"SELECT at, platform, count, source, note FROM viewer_samples ORDER BY at, {self.dialect.order}")]
+            f"SELECT at, platform, count, source, note, {self.dialect.order} FROM viewer_samples "
+            f"ORDER BY at, {self.dialect.order}")]
 
     def visits(self) -> list[Visit]:
         return [Visit(*r) for r in self.read(
-            f"SELECT at, path, job_id, visitor FROM visits ORDER BY at, {self.dialect.order}")]
+            f"SELECT at, path, job_id, visitor, {self.dialect.order} FROM visits ORDER BY at, {self.dialect.order}")]
+
+    def applications_after(self, after_id: int) -> list[Application]:
+        return [Application(*r) for r in self.read(
+            f"SELECT {_APP_COLS} FROM applications WHERE id > ? ORDER BY id", (int(after_id),))]
+
+    def visits_after(self, after_id: int) -> list[Visit]:
+        o = self.dialect.order
+        return [Visit(*r) for r in self.read(
+            f"SELECT at, path, job_id, visitor, {o} FROM visits WHERE {o} > ? ORDER BY {o}", (int(after_id),))]
+
+    def viewer_samples_after(self, after_id: int) -> list[ViewerSample]:
+        o = self.dialect.order
+        return [ViewerSample(*r) for r in self.read(
+            f"SELECT at, platform, count, source, note, {o} FROM viewer_samples WHERE {o} > ? ORDER BY {o}",
+            (int(after_id),))]
+
+    def counts_upto(self, app_id: int, visit_id: int, sample_id: int) -> tuple[int, int, int, int]:
+        o = self.dialect.order
+        row = self.read(
+            "SELECT (SELECT COUNT(*) FROM applications WHERE id <= ?),"
+            " (SELECT COUNT(*) FROM applications WHERE id <= ? AND withdrawn_at IS NOT NULL),"
+            f" (SELECT COUNT(*) FROM visits WHERE {o} <= ?), (SELECT COUNT(*) FROM viewer_samples WHERE {o} <= ?)",
+            (int(app_id), int(app_id), int(visit_id), int(sample_id)))[0]
+        return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
     def markers(self) -> list[Marker]:
         return [Marker(*r) for r in self.read(
