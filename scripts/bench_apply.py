@@ -50,8 +50,11 @@ def unlimited_fair(folder: Path, store_url: str | None) -> Path:
 def start_service(fair: Path, data: Path, port: int) -> subprocess.Popen:
     """One public-service process on `port`, ready to answer. The one place that knows how it is
     launched (`stream-ops fair serve SHOW --port N` replaces the standalone module)."""
+    # Its log goes to a file: an unread pipe fills up and blocks a service that logs an outage.
+    log = (fair.parent / f"service-{port}.log").open("ab")
     proc = subprocess.Popen([sys.executable, "-m", "stream_ops.jobfair.standalone", str(fair), "--data", str(data),
-                             "--port", str(port)], cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+                             "--port", str(port)], cwd=ROOT, stderr=log, stdout=subprocess.DEVNULL)
+    log.close()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -62,7 +65,7 @@ def start_service(fair: Path, data: Path, port: int) -> subprocess.Popen:
         if proc.poll() is not None:
             break
     proc.kill()
-    raise SystemExit("service did not start: " + (proc.stderr.read().decode() if proc.stderr else ""))
+    raise SystemExit("service did not start: " + (fair.parent / f"service-{port}.log").read_text(errors="replace"))
 
 
 def cpu_seconds(pid: int) -> float:

@@ -8,12 +8,15 @@ CI must not pass by skipping the PostgreSQL half of the store tests.
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,14 +69,44 @@ class PgServer:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False)
 
     def kill(self) -> None:
-        """SIGKILL the postmaster and every backend, as a crash would."""
+        """SIGKILL the postmaster and every backend at once, as a crash would; return when all are gone."""
         pid = int((self.data / "postmaster.pid").read_text().split()[0])
-        subprocess.run(["pkill", "-KILL", "-P", str(pid)], check=False)
-        os.kill(pid, 9)
+        victims = [pid] + _children(pid)
+        for p in victims:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while any(_alive(p) for p in victims) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # In a container whose PID 1 does not reap orphans, the dead postmaster stays a zombie
+        # and pg_ctl would take its stale lock file for a running server. It is dead: drop the file.
+        if not _alive(pid):
+            (self.data / "postmaster.pid").unlink(missing_ok=True)
+            (self.root / f".s.PGSQL.{self.port}.lock").unlink(missing_ok=True)
 
     def create_db(self, name: str) -> str:
         self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def start_server() -> PgServer | None:
