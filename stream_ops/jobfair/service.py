@@ -229,8 +229,10 @@ class JobFairService:
             if before.current.get(platform) != sample:
                 self._emit("viewers", platform=platform, viewers=self._viewers_dict()["platforms"].get(platform),
                            overlay_viewers=self._primary_count())
-        if before.totals != after.totals:
-            self._emit("totals", totals=self._totals_dict())
+        for platform, metrics in after.totals.items():
+            for metric, total in metrics.items():
+                if before.totals.get(platform, {}).get(metric) != total:
+                    self._emit("totals", platform=platform, metric=metric, value=total.value)
 
     # ------------------------------------------------------------------ on air
 
