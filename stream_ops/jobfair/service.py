@@ -353,7 +353,7 @@ class JobFairService:
             results = await self.store.add_applications(apps, code)
         except StoreUnavailable as exc:
             log.error("job fair: application not stored: %s", exc)
-            raise Refusal(503, STORE_DOWN, "store_unavailable") from None
+            raise Refusal(503, STORE_DOWN, "store_unavailable", retry_after=2) from None
         created = [r for r in results if r.created]
         if created:
             self._wrote()
@@ -386,15 +386,19 @@ class JobFairService:
             done = await self.store.withdraw(phone, code)
         except StoreUnavailable as exc:
             log.error("job fair: withdrawal not stored: %s", exc)
-            raise Refusal(503, STORE_DOWN, "store_unavailable") from None
+            raise Refusal(503, STORE_DOWN, "store_unavailable", retry_after=2) from None
         if done:
             self._wrote()
         return {"status": "received", "message": WITHDRAW_RECEIVED, "phone": privacy.mask_phone(phone)}
 
     def applications(self, limit: int = 100, offset: int = 0) -> list[dict]:
         """Newest applications, masked (blocking read: call via asyncio.to_thread on the loop)."""
+        try:
+            rows = self.store.recent_applications(limit, offset)
+        except StoreUnavailable as exc:
+            raise Refusal(503, STORE_DOWN, "store_unavailable", retry_after=2) from exc
         out = []
-        for a in self.store.recent_applications(limit, offset):
+        for a in rows:
             d = a.masked()
             job = self.fair.job(a.job_id)
             d.update(created=self._iso(a.created_at), job_title=job.title if job else "",
@@ -458,7 +462,7 @@ class JobFairService:
         try:
             await self.store.add_viewer_sample(sample)
         except StoreUnavailable as exc:
-            raise Refusal(503, STORE_DOWN, "store_unavailable") from exc
+            raise Refusal(503, STORE_DOWN, "store_unavailable", retry_after=2) from exc
         await self._refresh_now()
         return {"platform": platform, "count": count, "source": sample.source, "at": self._iso(sample.at)}
 
@@ -488,7 +492,7 @@ class JobFairService:
         try:
             await self.store.add_platform_total(total)
         except StoreUnavailable as exc:
-            raise Refusal(503, STORE_DOWN, "store_unavailable") from exc
+            raise Refusal(503, STORE_DOWN, "store_unavailable", retry_after=2) from exc
         await self._refresh_now()
         return {"platform": platform, "metric": metric, "value": total.value, "meaning": TOTAL_METRICS[metric]}
 
