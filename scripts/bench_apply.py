@@ -5,7 +5,7 @@
         [--count 3000] [--concurrency 32] [--seconds 60] [--kill none|service|postgres]
         [--refresh-cost]
 
-Starts the public service (see `start_service`) with the example fair and the
+Starts the public service (`stream-ops fair serve`, see `start_service`) with the example fair and the
 per-address limit lifted, on SQLite in a temp folder (WAL + synchronous=FULL) or on a
 PostgreSQL server it starts itself (tests/pg.py: initdb in a temp folder). With two
 processes the load alternates between them, as a load balancer would. `--kill` SIGKILLs
@@ -34,26 +34,30 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 FAIR = ROOT / "scenes" / "fair" / "fair.yaml"
-sys.path.insert(0, str(ROOT / "tests"))     # tests/pg.py starts a throwaway PostgreSQL server
+sys.path.insert(0, str(ROOT / "tests"))     # tests/pg.py: a throwaway PostgreSQL server; servers.free_port
 
 
-def unlimited_fair(folder: Path, store_url: str | None) -> Path:
+def unlimited_show(folder: Path, store_url: str | None) -> Path:
+    """A show whose fair is the example fair with the per-address limit lifted; data in ./data."""
     text = FAIR.read_text(encoding="utf-8")
     text = text.replace("rate_per_minute: 5 ", "rate_per_minute: 10000000 ").replace("burst: 5", "burst: 10000000")
-    if store_url:
-        text += f'\nstore: "{store_url}"\n'
-    path = folder / "fair.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    (folder / "fair.yaml").write_text(text, encoding="utf-8")
+    store = f', store: "{store_url}"' if store_url else ""
+    show = folder / "show.yaml"
+    show.write_text("show: {name: bench-apply, data_dir: data}\n"
+                    "sources: {c: {kind: color, color: \"#000000\"}}\n"
+                    "scenes: {s: {layers: [{source: c}]}}\n"
+                    "outputs: {}\n"
+                    f"jobfair: {{include: fair.yaml{store}}}\n", encoding="utf-8")
+    return show
 
 
-def start_service(fair: Path, data: Path, port: int) -> subprocess.Popen:
-    """One public-service process on `port`, ready to answer. The one place that knows how it is
-    launched (`stream-ops fair serve SHOW --port N` replaces the standalone module)."""
+def start_service(show: Path, port: int) -> subprocess.Popen:
+    """One public-service process (`stream-ops fair serve`) on `port`, ready to answer."""
     # Its log goes to a file: an unread pipe fills up and blocks a service that logs an outage.
-    log = (fair.parent / f"service-{port}.log").open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "stream_ops.jobfair.standalone", str(fair), "--data", str(data),
-                             "--port", str(port)], cwd=ROOT, stderr=log, stdout=subprocess.DEVNULL)
+    log = (show.parent / f"service-{port}.log").open("ab")
+    proc = subprocess.Popen([sys.executable, "-m", "stream_ops", "fair", "serve", str(show), "--port", str(port)],
+                            cwd=ROOT, stderr=log, stdout=subprocess.DEVNULL)
     log.close()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -65,7 +69,7 @@ def start_service(fair: Path, data: Path, port: int) -> subprocess.Popen:
         if proc.poll() is not None:
             break
     proc.kill()
-    raise SystemExit("service did not start: " + (fair.parent / f"service-{port}.log").read_text(errors="replace"))
+    raise SystemExit("service did not start: " + (show.parent / f"service-{port}.log").read_text(errors="replace"))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -194,7 +198,7 @@ def main() -> None:
     parser.add_argument("--kill", choices=["none", "service", "postgres"], default="none")
     parser.add_argument("--refresh-cost", action="store_true")
     args = parser.parse_args()
-    from stream_ops.jobfair.standalone import free_port
+    from servers import free_port
     from stream_ops.jobfair.store import open_store
 
     pg = None
@@ -206,9 +210,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         url = pg.create_db("bench") if pg else None
-        fair = unlimited_fair(folder, url)
+        show = unlimited_show(folder, url)
+        fair = folder / "fair.yaml"
         ports = [free_port() for _ in range(args.processes)]
-        procs = [start_service(fair, folder / "data", p) for p in ports]
+        procs = [start_service(show, p) for p in ports]
         cpu_total = 0.0
         killed = ""
         try:
@@ -227,7 +232,7 @@ def main() -> None:
                     cpu_total_before = cpu_seconds(victim.pid) - cpu0[0]
                     victim.send_signal(signal.SIGKILL)
                     await asyncio.to_thread(victim.wait)
-                    procs[0] = await asyncio.to_thread(start_service, fair, folder / "data", ports[0])
+                    procs[0] = await asyncio.to_thread(start_service, show, ports[0])
                     cpu0[0] = cpu_seconds(procs[0].pid) - cpu_total_before
                 else:
                     assert pg is not None

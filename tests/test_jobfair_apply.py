@@ -150,6 +150,8 @@ def test_json_apply(app, tmp_path: Path) -> None:
     assert r.status_code == 200 and r.json()["status"] == "already_applied" and r.json()["withdraw_code"] is None
     # Phone + job without the code no longer withdraws anything.
     w = httpx.post(f"{base}/apply/withdraw", json={"phone": "13987654321", "job": "J001"})
+    assert w.status_code == 422
+    w = httpx.post(f"{base}/apply/withdraw", json={"phone": "13987654321", "code": " "})
     assert w.status_code == 422 and "撤回码" in w.json()["error"]
     # A wrong code and an unknown phone get exactly the answer the right code gets.
     wrong = httpx.post(f"{base}/apply/withdraw", json={"phone": "13987654321", "code": "AAAA-AAAA-AAAA"})

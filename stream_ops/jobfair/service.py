@@ -222,8 +222,7 @@ class JobFairService:
     def _publish_changes(self, before: Figures, after: Figures) -> None:
         if self.publish is None:
             return
-        if (before.counts != after.counts or before.visits != after.visits
-                or before.visitors != after.visitors):
+        if before.counts != after.counts:
             self._schedule_publish()
         for platform, sample in after.current.items():
             if before.current.get(platform) != sample:
@@ -651,7 +650,7 @@ class JobFairService:
         self._publish_handle = None
         summary = self.summary()
         self._emit("applications", applications=summary["applications"],
-                   applicants=summary["applications"]["applicants"], visits=summary["visits"])
+                   applicants=summary["applications"]["applicants"])
 
 
 def _phone(raw: Any) -> str:
