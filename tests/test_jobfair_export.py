@@ -339,3 +339,26 @@ def test_report_html_says_what_the_csv_says_on_a_fresh_fair(tmp_path: Path) -> N
     assert "无数据" in segments_html and "No data" in segments_html
     assert 'class="item">招聘会<' in page and "td.item,th.item{white-space:nowrap}" in page
     assert any("unique" in row[1].lower() or "visitors" in row[1].lower() for row in t["summary"].rows)
+
+
+@pytest.mark.slow
+def test_export_reads_a_postgresql_store(tmp_path: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The export opens the show's store through `open_store`, whatever the engine."""
+    import dataclasses
+
+    from stream_ops.config import Secret
+    from stream_ops.jobfair.store import open_store
+
+    fair, _ = check_jobfair(fair_data(), tmp_path)
+    fair = dataclasses.replace(fair, store=Secret(postgres_url))
+    store = open_store(postgres_url, tmp_path)
+    assert store is not None
+    try:
+        asyncio.run(store.add_applications([NewApplication("张三", "13800000001", "J001", "E01", "n")],
+                                           new_withdraw_code()))
+    finally:
+        store.close()
+    assert export.main(make_config(tmp_path, fair), tmp_path / "out") == 0
+    summary = {row[1]: row[2] for row in read_csv(tmp_path / "out" / "summary.csv")[1:]}
+    assert summary["Job applications"] == "1" and summary["Distinct applicants"] == "1"
+    assert not (tmp_path / "data").exists()                       # no SQLite file appeared

@@ -170,3 +170,47 @@ def test_masking() -> None:
                                      ("·", False)])
 def test_names(name: str, ok: bool) -> None:
     assert privacy.valid_name(name) is ok
+
+
+def test_store_url_and_password_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAIR_DB_PW", "hunter2-secret")
+    f, problems = check_jobfair(fair(store="postgresql://apply:${FAIR_DB_PW}@db.example.invalid/fair"), SCENES)
+    assert f is not None and not messages(problems, "error")
+    assert f.store.reveal() == "postgresql://apply:hunter2-secret@db.example.invalid/fair"
+    assert "hunter2" not in str(f.store) and "hunter2" not in repr(f)          # never shown
+    f, problems = check_jobfair(fair(store={"url": "postgresql://apply@db.example.invalid/fair",
+                                            "password": "${FAIR_DB_PW}"}), SCENES)
+    assert f is not None and f.store_password.reveal() == "hunter2-secret"
+    assert check_jobfair(fair(), SCENES)[0].store is None                       # default: SQLite
+
+
+@pytest.mark.parametrize("store,where,words", [
+    ("mysql://apply@db/fair", ("store",), "postgresql://"),
+    ({"url": "postgresql://apply@db/fair", "password": "${NOT_SET_ANYWHERE}"}, ("store", "password"),
+     "NOT_SET_ANYWHERE is not set"),
+    ({"url": "postgresql://apply@db/fair", "user": "x"}, ("store", "user"), "unknown key user"),
+])
+def test_store_mistakes_point_at_the_key(store: object, where: tuple, words: str) -> None:
+    f, problems = check_jobfair(fair(store=store), SCENES)
+    errors = [p for p in problems if p.severity == "error"]
+    assert f is None and any(p.path == where and words in p.message for p in errors), messages(problems)
+
+
+def test_store_may_sit_beside_include_and_errors_have_file_line_col(tmp_path: Path) -> None:
+    show = tmp_path / "show.yaml"
+    show.write_text("show: {name: t, data_dir: data}\n"
+                    "sources: {c: {kind: color, color: \"#000000\"}}\n"
+                    "scenes: {s: {layers: [{source: c}]}}\n"
+                    "outputs: {}\n"
+                    "jobfair:\n"
+                    f"  include: {SCENES / 'fair' / 'fair.yaml'}\n"
+                    "  store: \"mysql://apply@db/fair\"\n", encoding="utf-8")
+    from stream_ops.showfile import ShowFileError, load_show
+    with pytest.raises(ShowFileError) as err:
+        load_show(show, env={})
+    said = str(err.value)
+    assert f"{show}:7:10:" in said and "postgresql://USER@HOST/DB" in said, said
+    show.write_text(show.read_text(encoding="utf-8").replace("mysql://apply@db/fair",
+                                                             "postgresql://apply@db.example.invalid/fair"))
+    config, _ = load_show(show, env={})
+    assert config.jobfair.store.reveal() == "postgresql://apply@db.example.invalid/fair"
