@@ -349,6 +349,7 @@ class JobFairApplications(JobFair):
     variant: ClassVar[tuple[str, str]] = ("kind", "applications")
     applications: dict[str, Any] = doc("`{total, applicants, withdrawn, by_job, by_employer}`")
     applicants: int = doc("distinct applicants")
+    visits: dict[str, Any] = doc("`{total, unique}`: apply-page views and distinct browsers")
 
 
 @dataclass(frozen=True, kw_only=True)

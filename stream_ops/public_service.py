@@ -38,7 +38,9 @@ MAX_PUBLIC_HEADERS = 16 * 1024
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket, taken before anything starts."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio sets TCP_NODELAY on accepted connections only when the listening
+    # socket says it is TCP; without it Nagle + delayed ACKs add ~40 ms to every answer (measured).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(512)

@@ -650,7 +650,7 @@ class JobFairService:
         self._publish_handle = None
         summary = self.summary()
         self._emit("applications", applications=summary["applications"],
-                   applicants=summary["applications"]["applicants"])
+                   applicants=summary["applications"]["applicants"], visits=summary["visits"])
 
 
 def _phone(raw: Any) -> str:

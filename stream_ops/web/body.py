@@ -121,12 +121,14 @@ def describe(error: ValidationError) -> str:
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
-        return (f"unknown field(s) {', '.join(map(repr, extra))}; allowed: "
+        return (f"未知字段 unknown field(s) {', '.join(map(repr, extra))}; allowed: "
                 f"{', '.join(allowed) if allowed else 'none (send no body)'}")
     if error.validator == "required":
-        return f"missing field: {error.message.split(' ')[0]}"
+        return f"缺少字段 missing field: {error.message.split(' ')[0]}"
     if error.validator == "type" and not where:
         return f"body must be a JSON {error.validator_value}"
+    if error.validator == "maxLength":
+        return f"{where}: 太长 too long (at most {error.validator_value} characters)"
     hint = error.schema.get("description") if isinstance(error.schema, dict) else None
     text = f"{where}: {error.message}" if where else error.message
     return f"{text} ({hint})" if hint else text

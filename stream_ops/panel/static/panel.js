@@ -513,7 +513,7 @@ function applyJobfair(ev) {
   const jf = S.state.jobfair || (S.state.jobfair = {});
   if (ev.kind === "feature") jf.featured = ev.featured;
   else if (ev.kind === "segment") jf.segment = ev.segment;
-  else if (ev.kind === "applications") jf.applications = ev.applications;
+  else if (ev.kind === "applications") { jf.applications = ev.applications; if (ev.visits) jf.visits = ev.visits; }
   else if (ev.kind === "viewers" && ev.platform) {
     jf.viewers = jf.viewers || {};
     jf.viewers.platforms = { ...(jf.viewers.platforms || {}), [ev.platform]: ev.viewers };
@@ -567,6 +567,7 @@ function renderJobfair() {
   if (jf.featured) lines.push(`${t("feature")}: ${jf.featured.job} ${jf.featured.title || ""}`);
   if (jf.segment) lines.push(`${t("segment")}: ${jf.segment.name || jf.segment.employer}`);
   if (apps.total != null) lines.push(`${t("applications")} ${apps.total}`);
+  if (jf.visits?.total != null) lines.push(t("visits", { n: jf.visits.total, unique: jf.visits.unique ?? 0 }));
   for (const p of Object.values(jf.viewers?.platforms || {})) {
     if (p && p.current != null) lines.push(`${p.label || ""} ${t("viewers")} ${p.current}`);
   }
