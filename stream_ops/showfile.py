@@ -643,7 +643,7 @@ def check_show_text(text: str, path: str | Path, env: Mapping[str, str] | None =
     jobfair = None
     if not any(p.path[:1] == ("jobfair",) for p in structural):
         jobfair, jf_problems = _jobfair_check(data, base_dir)
-        problems += jf_problems
+        problems += [p for p in jf_problems if p.path not in unset]   # an unset ${VAR} is said once
 
     errors = sorted({_format(shown, doc, p) for p in problems if p.severity != "warning"}
                     | {_format(shown, doc, p, (line, col)) for line, col, p in doc.pinned})
