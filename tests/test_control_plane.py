@@ -170,3 +170,18 @@ def test_csrf_field_refuses_forgeries_without_raising() -> None:
     for forged in ("9" * 5000 + "." + sig, "١٢٣٤٥." + sig, f"{ts}.{'0' * 32}", "", ".", None, 5, ["x"], "x" * 10_000):
         assert not csrf.check(nonce, forged)
     assert not csrf.check("other" * 6 + "ab", field)
+
+
+def test_trusted_proxies_are_checked_in_the_fair() -> None:
+    import yaml
+
+    from stream_ops.jobfair.model import check_jobfair
+
+    data = yaml.safe_load((PACKAGE.parent / "scenes" / "fair" / "fair.yaml").read_text(encoding="utf-8"))
+    data["apply"] = {"trusted_proxies": ["10.0.0.0/24", "::1", "proxy.example.cn"], "port": 8123}
+    model, problems = check_jobfair(data, PACKAGE.parent / "scenes" / "fair")
+    assert [(p.path, "not an address" in p.message) for p in problems if p.severity != "warning"] == \
+        [(("apply", "trusted_proxies", 2), True)]
+    data["apply"]["trusted_proxies"] = ["10.0.0.0/24", "::1"]
+    model, problems = check_jobfair(data, PACKAGE.parent / "scenes" / "fair")
+    assert model is not None and model.apply.trusted_proxies == ("10.0.0.0/24", "::1/128") and model.apply.port == 8123
