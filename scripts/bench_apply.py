@@ -12,6 +12,10 @@ processes the load alternates between them, as a load balancer would. `--kill` S
 one service process, or the PostgreSQL server, a third of the way into the burst and
 restarts it; then every acknowledged (201) application must be in the store.
 `--refresh-cost` times what the studio pays per refresh of its figures at the end size.
+`--on-air` runs show (b) of scripts/bench.py (4 × 720p30 grid + lower-third → 1080p30, one
+recording) with the fair through `stream-ops run`, whose child is the public service, and
+sends a paced burst (`--rate`, default 300/s) at it: the program's frames and late frames
+before, during and after the burst come from the studio's /metrics.
 Client and servers share this machine's cores.
 """
 from __future__ import annotations
@@ -122,9 +126,13 @@ class Conn:
 class Burst:
     """Workers posting distinct applications over the given ports; remembers what was acknowledged."""
 
-    def __init__(self, ports: list[int], count: int, concurrency: int, seconds: float, start: int = 0) -> None:
+    def __init__(self, ports: list[int], count: int, concurrency: int, seconds: float, start: int = 0,
+                 rate: float | None = None) -> None:
         self.ports, self.count, self.concurrency, self.seconds = ports, count + start, concurrency, seconds
         self.next_i = start
+        self.first = start
+        self.rate = rate                  # applications per second, paced; None: as fast as answered
+        self.t0 = time.monotonic()
         self.latencies: list[float] = []
         self.acked: list[str] = []
         self.errors = 0
@@ -136,6 +144,8 @@ class Burst:
             while self.next_i < self.count and time.monotonic() < deadline:
                 i = self.next_i
                 self.next_i += 1
+                if self.rate:   # an open-loop pace: each application leaves at its own time
+                    await asyncio.sleep(max(0.0, self.t0 + (i - self.first) / self.rate - time.monotonic()))
                 body = application(i, self.jobs)
                 t = time.perf_counter()
                 try:
@@ -155,6 +165,7 @@ class Burst:
 
     async def run(self, during: Any = None) -> tuple[float, float]:
         deadline = time.monotonic() + self.seconds
+        self.t0 = time.monotonic()
         t0, c0 = time.perf_counter(), time.process_time()
         tasks = [asyncio.create_task(self.worker(k, deadline)) for k in range(self.concurrency)]
         if during is not None:
@@ -197,7 +208,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--kill", choices=["none", "service", "postgres"], default="none")
     parser.add_argument("--refresh-cost", action="store_true")
+    parser.add_argument("--on-air", action="store_true", help="show (b) on air while the burst runs")
+    parser.add_argument("--rate", type=float, default=300.0, help="with --on-air: applications per second")
     args = parser.parse_args()
+    if args.on_air:
+        on_air(args)
+        return
     from servers import free_port
     from stream_ops.jobfair.store import open_store
 
@@ -279,6 +295,73 @@ def main() -> None:
         print(refresh)
     if missing:
         raise SystemExit(f"LOST acknowledged applications: {missing[:10]}")
+
+
+def metrics(port: int, token: str) -> dict[str, float]:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"}).text
+    return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+            if line and not line.startswith("#") and "{" not in line.split()[0]}
+
+
+def on_air(args: argparse.Namespace) -> None:
+    """Show (b) on air while the public service takes a paced burst: does the program notice?"""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import bench
+    from servers import free_port
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        unlimited_show(folder, None)
+        spec = bench.spec_b()
+        sources = {name: {"kind": "file", "path": str(bench.media(h)), "loop": True} for name, h in spec.inputs}
+        doc = json.loads(bench.show_yaml("bench-on-air", spec.height, sources, {"b": spec.scene},
+                                         {"rec": {"kind": "file", "path": "rec.ts", "autostart": True}}, "b"))
+        doc["show"]["data_dir"] = "data"
+        doc["jobfair"] = {"include": "fair.yaml"}
+        (folder / "show.yaml").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+        port, public = free_port(), free_port()
+        token = "bench"
+        log = (folder / "show.log").open("ab")
+        proc = subprocess.Popen([sys.executable, "-m", "stream_ops", "run", str(folder / "show.yaml"), "--port",
+                                 str(port), "--public-port", str(public)], cwd=ROOT, stdout=log, stderr=log,
+                                env={**os.environ, "STREAM_OPS_TOKEN": token})
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{public}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise SystemExit("the show did not start: " + (folder / "show.log").read_text(errors="replace"))
+                time.sleep(0.2)
+            time.sleep(5)   # warm-up: every source live, the encoder settled
+            windows = []
+            for label, burst in (("before", False), ("burst", True), ("after", False)):
+                m0, t0 = metrics(port, token), time.monotonic()
+                b = None
+                if burst:
+                    b = Burst([public], int(args.rate * args.seconds), 64, args.seconds, rate=args.rate)
+                    asyncio.run(b.run())
+                else:
+                    time.sleep(args.seconds)
+                m1, dt = metrics(port, token), time.monotonic() - t0
+                frames = m1["stream_ops_frames_total"] - m0["stream_ops_frames_total"]
+                late = m1["stream_ops_late_frames_total"] - m0["stream_ops_late_frames_total"]
+                windows.append((label, frames / dt, late, b))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+    print(f"machine: {os.cpu_count()} cores; show (b) 1080p30 on air + apply service child (nice +10), SQLite")
+    for label, fps, late, b in windows:
+        line = f"{label:>6}: program {fps:.1f} fps, {late:.0f} late frames"
+        if b is not None:
+            lat = sorted(b.latencies)
+            q = lambda x: lat[min(len(lat) - 1, int(x * len(lat)))] * 1000  # noqa: E731
+            line += (f"; {len(b.acked)} applications acknowledged at {len(b.acked) / args.seconds:.0f}/s "
+                     f"(asked {args.rate:.0f}/s), p50 {q(0.5):.0f} ms, p99 {q(0.99):.0f} ms, errors {b.errors}")
+        print(line)
 
 
 if __name__ == "__main__":
