@@ -10,7 +10,7 @@ import difflib
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
@@ -139,6 +139,8 @@ def _build(node: yaml.Node, path: YamlPath, doc: YamlDoc, constructor: yaml.cons
         return None
     if not isinstance(value, (str, int, float, bool)) and value is not None:
         return node.value   # dates, binary...: keep the text as written, as JSON-minded editors do
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and ":" in node.value:
+        return node.value   # YAML 1.1 reads 14:30 as base 60 (870); a producer means the clock time
     return value
 
 
@@ -644,13 +646,18 @@ def check_show_text(text: str, path: str | Path, env: Mapping[str, str] | None =
     if not any(p.path[:1] == ("jobfair",) for p in structural):
         jobfair, jf_problems = _jobfair_check(data, base_dir)
         problems += jf_problems
+    from .rundown import check_rundown   # names and times the schema cannot check, even beside its errors
+
+    rundown, rd_problems = check_rundown(data.get("rundown"), _mapping(data.get("scenes")), jobfair,
+                                         fair_written=isinstance(data.get("jobfair"), dict))
+    problems += rd_problems
 
     errors = sorted({_format(shown, doc, p) for p in problems if p.severity != "warning"}
                     | {_format(shown, doc, p, (line, col)) for line, col, p in doc.pinned})
     warnings = [line for *_, line in sorted({_format(shown, doc, p) for p in problems if p.severity == "warning"})]
     if errors:
         raise ShowFileError([line for *_, line in errors], warnings)
-    return build_config(data, Path(path).resolve(), base_dir, refs, jobfair), warnings
+    return replace(build_config(data, Path(path).resolve(), base_dir, refs, jobfair), rundown=rundown), warnings
 
 
 def load_show(path: str | Path, env: Mapping[str, str] | None = None) -> tuple[ShowConfig, list[str]]:
