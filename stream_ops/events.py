@@ -243,10 +243,10 @@ class Log(Event):
 @dataclass(frozen=True, kw_only=True)
 class Rundown(Event):
     """The run of show moved on: a segment started (by the operator, or by itself when its time was up),
-    or the last one ended (`docs/showfile.md`, `rundown:`)."""
+    or the last one ended (`docs/showfile.md`, `rundown:`). Not kept in the history: it carries the whole
+    rundown, and the log line that goes with each change is kept."""
 
     type: ClassVar[str] = "rundown"
-    history: ClassVar[str] = "always"
     index: int = doc("the segment on now, from 0; the number of segments once the last has ended")
     segment: dict[str, Any] | None = doc("`{index, number, title, employer, employer_name, scene, job, notes, "
                                          "planned_start, planned_length_s, actual_start, actual_end}` on now, "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import json
 import re
 import zoneinfo
 from dataclasses import dataclass, replace
@@ -248,11 +249,13 @@ def _overlap_warnings(config: RundownConfig) -> list[Problem]:
     day = dt.date(2000, 1, 3)    # any day: only the written times are compared
     planned = plan(config, day, anchor=None)
     for i, (seg, p) in enumerate(zip(config.segments, planned)):
-        nxt = planned[i + 1] if i + 1 < len(planned) else None
-        if p.start is None or seg.length_s is None or nxt is None or not config.segments[i + 1].pinned:
+        if i + 1 >= len(planned) or not config.segments[i + 1].pinned:
             continue
-        if (nxt.start or 0) - 1e-6 < p.start + seg.length_s and (nxt.start or 0) > p.start:
-            over = p.start + seg.length_s - (nxt.start or 0)
+        nxt_start = planned[i + 1].start
+        if p.start is None or seg.length_s is None or nxt_start is None:
+            continue
+        over = p.start + seg.length_s - nxt_start
+        if over > 0 and nxt_start > p.start:   # (a start that goes backwards is an error of its own)
             out.append(Problem(("rundown", "segments", i, "length"), f"segment {i + 1} is planned to run "
                                f"{_duration_text(over)} past the start of segment {i + 2}; it ends when segment "
                                f"{i + 2} is due", severity="warning"))
@@ -260,8 +263,6 @@ def _overlap_warnings(config: RundownConfig) -> list[Problem]:
 
 
 def json_text(value: Any) -> str:
-    import json
-
     return json.dumps(value, ensure_ascii=False)
 
 

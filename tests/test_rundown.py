@@ -340,7 +340,8 @@ async def test_go_to_refuses_what_is_not_there_and_ignores_the_segment_already_o
     with pytest.raises(Refusal) as err:
         await show.rundown_advance()
     assert err.value.status == 409
-    plain = make_show(tmp_path / "plain", BASE) if (tmp_path / "plain").mkdir() is None else None
+    (tmp_path / "plain").mkdir()
+    plain = make_show(tmp_path / "plain", BASE)
     with pytest.raises(Refusal) as err:
         plain.rundown_info()
     assert err.value.status == 404 and "rundown" not in plain.state()
@@ -400,3 +401,48 @@ async def test_segments_put_employer_and_job_on_air_and_take_them_off(tmp_path: 
 def test_export_without_a_rundown_writes_nothing(tmp_path: Path) -> None:
     cfg, _ = check_show_text(BASE, tmp_path / "show.yaml", env={}, base_dir=tmp_path)
     assert write_export(cfg, tmp_path) == []
+
+
+# --- the operator API -------------------------------------------------------------------------------
+async def test_the_rundown_routes_answer_and_refuse_in_the_one_shape(tmp_path: Path) -> None:
+    import httpx
+
+    from stream_ops.web.app import studio_app
+
+    show = make_show(tmp_path)
+    plain_dir = tmp_path / "plain"
+    plain_dir.mkdir()
+    plain = make_show(plain_dir, BASE)
+    auth = {"Authorization": "Bearer t"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=studio_app(show, "t")), base_url="http://a") as client:
+        r = await client.get("/api/rundown", headers=auth)
+        assert r.status_code == 200 and r.json()["current"] == -1 and len(r.json()["segments"]) == 3
+        assert (await client.post("/api/rundown/advance")).status_code == 401
+        r = await client.post("/api/rundown/advance", headers=auth)
+        assert r.status_code == 200 and r.json()["current"] == 0
+        r = await client.post("/api/rundown/goto", headers=auth, json={"index": 2})
+        assert r.status_code == 200 and r.json()["current"] == 2 and show.engine.program == "blue"
+        r = await client.post("/api/rundown/goto", headers=auth, json={"index": 7})
+        assert r.status_code == 404 and r.json()["code"] == "unknown_segment"
+        for body in ({"index": "1"}, {"index": 1, "go": True}, {}):
+            assert (await client.post("/api/rundown/goto", headers=auth, json=body)).status_code == 422, body
+        assert (await client.post("/api/rundown/advance", headers=auth)).json()["finished"]
+        r = await client.post("/api/rundown/advance", headers=auth)
+        assert r.status_code == 409 and r.json()["code"] == "rundown_finished"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=studio_app(plain, "t")), base_url="http://b") as client:
+        r = await client.get("/api/rundown", headers=auth)
+        assert r.status_code == 404 and r.json()["code"] == "no_rundown"
+
+
+async def test_stream_ops_export_writes_the_rundown_of_a_show_without_a_fair(tmp_path: Path, capsys) -> None:
+    from stream_ops.cli import main
+
+    show = make_show(tmp_path)
+    await show.rundown_advance()
+    await show.rundown_advance()
+    assert await asyncio.to_thread(main, ["export", str(tmp_path / "show.yaml"), "--out", str(tmp_path / "out")]) == 0
+    with (tmp_path / "out" / "rundown.csv").open(encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    assert [r[1] for r in rows[1:]] == ["开场 opening", "第二段", "结束"]
+    assert rows[1][5] and rows[1][6] and rows[2][5] and not rows[2][6]   # the second is still on
+    assert "rundown.csv" in capsys.readouterr().out
