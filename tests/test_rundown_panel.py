@@ -60,6 +60,7 @@ def test_the_rundown_is_run_from_the_panel_with_the_button_and_the_n_key(browser
         page.click("#advance")
         page.wait_for_selector('#rundown-list li.on-now[data-key="0"]')
         wait_until(lambda: program(show) == "blue", 5, message="segment 1's scene on program")
+        page.wait_for_selector('#pgm-name:has-text("蓝")')
         assert re.fullmatch(r"00:0[0-2]", page.inner_text("#countdown")), page.inner_text("#countdown")
         assert page.inner_text("#countdown-label") == "距下一段"
         assert page.locator('#rundown-list li.up-next[data-key="1"]').count() == 1
@@ -81,6 +82,7 @@ def test_the_rundown_is_run_from_the_panel_with_the_button_and_the_n_key(browser
         page.keyboard.press("N")
         page.wait_for_selector('#rundown-list li.on-now[data-key="1"]')
         wait_until(lambda: program(show) == "red", 5, message="segment 2's scene on program")
+        page.wait_for_selector('#pgm-name:has-text("红")')
         page.wait_for_selector("#countdown:not(.overrun)")
         assert re.fullmatch(r"(09:5\d|10:00)", page.inner_text("#countdown")), page.inner_text("#countdown")
         assert page.locator('#rundown-list li.done[data-key="0"]').count() == 1
