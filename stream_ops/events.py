@@ -249,8 +249,8 @@ class Rundown(Event):
     type: ClassVar[str] = "rundown"
     index: int = doc("the segment on now, from 0; the number of segments once the last has ended")
     segment: dict[str, Any] | None = doc("`{index, number, title, employer, employer_name, scene, job, notes, "
-                                         "planned_start, planned_length_s, actual_start, actual_end}` on now, "
-                                         "or null when finished")
+                                         "planned_start, planned_clock, planned_length_s, actual_start, actual_end}` "
+                                         "on now, or null when finished")
     ended: dict[str, Any] | None = doc("the segment that ended (same fields), or null")
     auto: bool = doc("it advanced by itself (`auto_advance`)")
     actor: str = doc("who asked: `operator@ADDRESS`, or `auto`")

@@ -432,6 +432,8 @@ def segment_info(config: RundownConfig, planned: tuple[Planned, ...], progress: 
             "employer_name": employer_names.get(seg.employer or "", "") if seg.employer else "",
             "scene": seg.scene, "job": seg.job, "notes": seg.notes,
             "planned_start": p.start, "planned_length_s": p.length_s,
+            # HH:MM in the rundown's zone: the panel's browser may be in another.
+            "planned_clock": "" if p.start is None else dt.datetime.fromtimestamp(p.start, config.time_zone).strftime("%H:%M"),
             "actual_start": runs[0].start if runs else None,
             "actual_end": runs[-1].end if runs else None}
 

@@ -115,11 +115,11 @@ class LiveRundown:
 
     async def tick(self) -> bool:
         """Auto-advance when the segment's time is up (the Show calls this once a second)."""
-        now = self.clock()
-        planned = rd.plan_for(self.config, self.progress, now)
-        if not rd.should_auto_advance(self.config, planned, self.progress, now):
-            return False
-        async with self._lock:
+        async with self._lock:   # decided under the lock: an operator's advance may have just moved on
+            now = self.clock()
+            planned = rd.plan_for(self.config, self.progress, now)
+            if not rd.should_auto_advance(self.config, planned, self.progress, now):
+                return False
             await self._go(self.progress.current + 1, "auto", auto=True)
         return True
 
@@ -130,7 +130,13 @@ class LiveRundown:
         ended = before.current if 0 <= before.current < self.size else None
         title = segs[index].title if 0 <= index < self.size else None
         entry = {"at": now, "current": index, "title": title, "ended": ended, "actor": actor, "auto": auto}
-        await asyncio.to_thread(self.journal.append, entry)
+        try:
+            await asyncio.to_thread(self.journal.append, entry)
+        except OSError as exc:
+            # The show goes on: a full or read-only disk costs the export its times, not the program its cue.
+            log.error("rundown journal %s: %s", self.journal.path, exc)
+            self.log_line(f"节目单记录写入失败 rundown journal not written: {exc.strerror or exc}", level="error",
+                          actor="system")
         self.progress = rd.go_to(self.config, before, index, now)
         seg = segs[index] if 0 <= index < self.size else None
         try:

@@ -92,6 +92,7 @@ def test_before_the_start_the_countdown_is_to_the_first_written_start() -> None:
     progress = Progress(armed_at=at(13, 0))
     v = rd.view(c, progress, at(13, 58, 30))
     assert (v["current"], v["next"], v["countdown"]) == (-1, 0, "01:30")
+    assert [x["planned_clock"] for x in v["segments"]] == ["14:00", ""]   # in the rundown's zone, for the panel
 
 
 def test_finished_rundown_has_no_segment_and_no_countdown() -> None:
@@ -446,3 +447,14 @@ async def test_stream_ops_export_writes_the_rundown_of_a_show_without_a_fair(tmp
     assert [r[1] for r in rows[1:]] == ["开场 opening", "第二段", "结束"]
     assert rows[1][5] and rows[1][6] and rows[2][5] and not rows[2][6]   # the second is still on
     assert "rundown.csv" in capsys.readouterr().out
+
+
+async def test_a_journal_that_cannot_be_written_does_not_stop_the_segment(tmp_path: Path) -> None:
+    show = make_show(tmp_path)
+    seen: list[dict] = []
+    show.bus.listeners.append(lambda ev: seen.append(ev.to_json()))
+    show.rundown.journal.path = tmp_path / "show.yaml" / JOURNAL_NAME   # a file where a folder should be
+    info = await show.rundown_advance()
+    assert info["current"] == 0 and show.engine.program == "blue"
+    await settle()
+    assert any(e["type"] == "log" and e["level"] == "error" and "journal" in e["en"] for e in seen)

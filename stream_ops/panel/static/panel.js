@@ -623,10 +623,6 @@ function countdownText(left) {
   return `+${pad2(Math.floor(s / 60))}:${pad2(s % 60)}`;
 }
 
-function hhmm(unix) {
-  return unix == null ? "" : new Date(unix * 1000).toLocaleTimeString("en-GB", { hour12: false, hour: "2-digit", minute: "2-digit" });
-}
-
 function lengthText(seconds) {
   if (seconds == null) return "";
   return seconds >= 60 ? `${Math.round(seconds / 60)}′` : `${Math.round(seconds)}″`;
@@ -648,7 +644,7 @@ function renderRundown() {
     li.classList.toggle("done", seg.index < rd.current);
     li.title = t("rd_go_title");
     li.querySelector(".no").textContent = String(seg.number);
-    li.querySelector(".when").textContent = [hhmm(seg.planned_start), lengthText(seg.planned_length_s)].filter(Boolean).join(" ");
+    li.querySelector(".when").textContent = [seg.planned_clock, lengthText(seg.planned_length_s)].filter(Boolean).join(" ");
     li.querySelector(".title").textContent = seg.title;
     li.querySelector(".sub").textContent = [seg.employer_name || seg.employer, seg.notes].filter(Boolean).join(" · ");
   });
