@@ -23,6 +23,7 @@ from .config import (AudioSettings, IceServer, LayerConfig, OutputConfig, Rect, 
 from .geometry import canvas_rect, grid_rects, rect_overflow
 from .kinds import Key, section
 from .problems import Problem, ShowFileError, YamlPath
+from .rundown import check_rundown
 from .schema import show_schema
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -646,8 +647,7 @@ def check_show_text(text: str, path: str | Path, env: Mapping[str, str] | None =
     if not any(p.path[:1] == ("jobfair",) for p in structural):
         jobfair, jf_problems = _jobfair_check(data, base_dir)
         problems += jf_problems
-    from .rundown import check_rundown   # names and times the schema cannot check, even beside its errors
-
+    # The rundown's names and times, checked even beside its schema errors (check_rundown copes).
     rundown, rd_problems = check_rundown(data.get("rundown"), _mapping(data.get("scenes")), jobfair,
                                          fair_written=isinstance(data.get("jobfair"), dict))
     problems += rd_problems
