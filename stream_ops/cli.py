@@ -74,6 +74,13 @@ def _export(args: argparse.Namespace) -> int:
     loaded = _load(args.show)
     if loaded is None:
         return 1
+    if loaded[0].jobfair is None and loaded[0].rundown is not None:
+        # A show with a run of show but no fair: its planned vs actual times are all there is to export.
+        from .rundown_live import write_export
+
+        for path in write_export(loaded[0], Path(args.out)):
+            print(f"已导出 written: {path}")
+        return 0
     from .jobfair.export import main as export_main
 
     return export_main(loaded[0], out_dir=Path(args.out), unmasked=args.unmasked)

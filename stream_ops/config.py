@@ -193,6 +193,7 @@ class ShowConfig:
     public_url: str | None = None   # base URL phones and applicants reach (QR codes); None = from request
     ice_servers: tuple[IceServer, ...] = ()   # STUN/TURN for phones; none = host candidates only
     jobfair: Any = None             # stream_ops.jobfair.model.JobFair when the show has a `jobfair:` section
+    rundown: Any = None             # stream_ops.rundown.RundownConfig when the show has a `rundown:` section
 
     @property
     def base_dir(self) -> Path:

@@ -102,6 +102,8 @@ class State(Event):
     levels: dict[str, Any] = doc("audio levels, as in `levels`")
     log: list[Any] = doc(f"the history, oldest first (up to {HISTORY_SIZE} entries): these events as sent")
     jobfair: dict[str, Any] | None = doc("job-fair figures, only when the show has a job fair", None)
+    rundown: dict[str, Any] | None = doc("the run of show, as in `rundown`'s `rundown`, only when the show has one",
+                                         None)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,6 +238,24 @@ class Log(Event):
     def __post_init__(self) -> None:
         if self.en is _ABSENT:
             object.__setattr__(self, "en", english_of(self.message))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rundown(Event):
+    """The run of show moved on: a segment started (by the operator, or by itself when its time was up),
+    or the last one ended (`docs/showfile.md`, `rundown:`). Not kept in the history: it carries the whole
+    rundown, and the log line that goes with each change is kept."""
+
+    type: ClassVar[str] = "rundown"
+    index: int = doc("the segment on now, from 0; the number of segments once the last has ended")
+    segment: dict[str, Any] | None = doc("`{index, number, title, employer, employer_name, scene, job, notes, "
+                                         "planned_start, planned_clock, planned_length_s, actual_start, actual_end}` "
+                                         "on now, or null when finished")
+    ended: dict[str, Any] | None = doc("the segment that ended (same fields), or null")
+    auto: bool = doc("it advanced by itself (`auto_advance`)")
+    actor: str = doc("who asked: `operator@ADDRESS`, or `auto`")
+    rundown: dict[str, Any] = doc("the whole rundown as `GET /api/rundown` gives it: `segments`, `current`, `next`, "
+                                  "`due`, `countdown`, `overrun`, ...")
 
 
 # --- phones: one `phone` type, a class per `event` ------------------------------------------
@@ -519,7 +539,7 @@ def markdown() -> str:
         lines.append(f"| {label} | {_doc(cls)}{' (' + kept + ')' if kept else ''} | {fields or '—'} |")
 
     order = ["state", "resync", "program", "preview", "source_state", "source_audio", "output_state",
-             "levels", "engine", "log", "phone", "jobfair"]
+             "levels", "engine", "log", "rundown", "phone", "jobfair"]
     for type_ in sorted(REGISTRY, key=lambda t: order.index(t) if t in order else len(order)):
         by_variant = REGISTRY[type_]
         if None in by_variant:

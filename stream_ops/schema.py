@@ -14,6 +14,7 @@ from typing import Any
 
 from .config import TRANSITIONS
 from .kinds import RECT, Key, Section, integer, section
+from .rundown import RUNDOWN_SCHEMA
 
 SCHEMA_ID = "https://stream-ops.invalid/schema/show.json"
 
@@ -202,6 +203,7 @@ def show_schema() -> dict[str, Any]:
                 "additionalProperties": _items("outputs", "output", "Where the program goes. 输出类型。"),
             },
             "jobfair": _jobfair_schema(),
+            "rundown": RUNDOWN_SCHEMA,
         },
         "required": ["scenes"],
         "additionalProperties": False,

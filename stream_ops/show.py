@@ -16,6 +16,7 @@ from .config import GAIN_DB_MAX, GAIN_DB_MIN, TRANSITIONS, ShowConfig
 from .engine import Engine
 from .events import EventBus
 from .refusal import Refusal
+from .rundown import overlay_values, seconds_to_next_tick
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,13 @@ class Show:
                                    publish=self.bus.publish, ice_servers=config.ice_servers, show_name=config.name)
             hub = self.phones
             self.bus.listeners.append(lambda event: event.type in ("program", "preview") and hub.on_air_changed())
+        self.rundown: Any = None
+        if config.rundown is not None:
+            from .rundown_live import LiveRundown
+
+            names = {e.id: e.name for e in config.jobfair.employers.values()} if config.jobfair is not None else {}
+            self.rundown = LiveRundown(config.rundown, self.data_dir, cue=self._cue_segment,
+                                       publish=self._publish_rundown, log_line=self.bus.log, employer_names=names)
         self._ticker: asyncio.Task[None] | None = None
 
     @property
@@ -114,9 +122,15 @@ class Show:
                          en="show stopped cleanly: outputs closed, recordings finalized")
 
     async def _tick(self) -> None:
-        """Once a second: fresh live values for on-screen text."""
+        """Just after each whole second: the rundown's auto-advance, then fresh values for on-screen
+        text (so `{{ clock }}` shows every second once and its layer is drawn once a second)."""
         while True:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(seconds_to_next_tick(time.time()))
+            if self.rundown is not None:
+                try:
+                    await self.rundown.tick()
+                except Exception:   # the clock on screen must keep going whatever a cue did
+                    log.exception("rundown auto-advance failed")
             self.refresh_context()
 
     def _publish_jobfair(self, type: str, data: dict[str, Any]) -> None:
@@ -133,7 +147,50 @@ class Show:
                 log.exception("job-fair overlay values failed")
         if self.apply_base:
             ctx.setdefault("apply_url", f"{self.apply_base}/apply")
+        if self.rundown is not None:
+            ctx.update(self.rundown.overlay_values())
+        else:
+            ctx.update(overlay_values(None, None, time.time()))
         self._context = ctx
+
+    # --- the run of show -------------------------------------------------------
+    def _the_rundown(self) -> Any:
+        if self.rundown is None:
+            raise Refusal(404, "this show has no rundown (no rundown: section in the show file)", "no_rundown")
+        return self.rundown
+
+    def rundown_info(self) -> dict[str, Any]:
+        return self._the_rundown().info()
+
+    async def rundown_advance(self, actor: str = "operator") -> dict[str, Any]:
+        """The next segment starts: its scene to program, its employer and job on air."""
+        return await self._the_rundown().advance(actor)
+
+    async def rundown_goto(self, index: Any, actor: str = "operator") -> dict[str, Any]:
+        return await self._the_rundown().go_to(index, actor)
+
+    def _publish_rundown(self, type: str, **data: Any) -> None:
+        self.bus.publish(type, **data)
+        self.refresh_context()   # {{ segment.title }} changes with the segment, not a second later
+
+    async def _cue_segment(self, segment: Any, ended: Any, actor: str) -> None:
+        """What a segment's start puts on air: its scene (the show's transition), its employer's
+        segment and its featured job; what the segment that ended had on air comes off."""
+        if segment is not None and segment.scene and segment.scene != self.engine.program:
+            await self.set_program(segment.scene, self.config.transition, None, actor)
+        if self.jobfair is None:
+            return
+        employer = segment.employer if segment is not None else None
+        job = segment.job if segment is not None else None
+        if employer:
+            self.jobfair.start_segment(employer)
+        elif ended is not None and ended.employer:
+            self.jobfair.start_segment(None)
+        if job:
+            self.jobfair.feature(job)
+        elif ended is not None and ended.job and self.jobfair.featured:
+            self.jobfair.feature(None)
+        await self.jobfair.written()
 
     # --- commands ----------------------------------------------------------
     def _scene(self, name: Any) -> str:
@@ -234,6 +291,8 @@ class Show:
         }
         if self.public_service is not None:
             state["apply_service"] = {**self.public_service.info(), "url": f"{self.apply_base}/apply"}
+        if self.rundown is not None:
+            state["rundown"] = self.rundown.info()
         if self.jobfair is not None:
             try:
                 state["jobfair"] = self.jobfair.stats()

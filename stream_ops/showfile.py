@@ -10,7 +10,7 @@ import difflib
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
@@ -23,6 +23,7 @@ from .config import (AudioSettings, IceServer, LayerConfig, OutputConfig, Rect, 
 from .geometry import canvas_rect, grid_rects, rect_overflow
 from .kinds import Key, section
 from .problems import Problem, ShowFileError, YamlPath
+from .rundown import check_rundown
 from .schema import show_schema
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -139,6 +140,8 @@ def _build(node: yaml.Node, path: YamlPath, doc: YamlDoc, constructor: yaml.cons
         return None
     if not isinstance(value, (str, int, float, bool)) and value is not None:
         return node.value   # dates, binary...: keep the text as written, as JSON-minded editors do
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and ":" in node.value:
+        return node.value   # YAML 1.1 reads 14:30 as base 60 (870); a producer means the clock time
     return value
 
 
@@ -644,13 +647,17 @@ def check_show_text(text: str, path: str | Path, env: Mapping[str, str] | None =
     if not any(p.path[:1] == ("jobfair",) for p in structural):
         jobfair, jf_problems = _jobfair_check(data, base_dir)
         problems += [p for p in jf_problems if p.path not in unset]   # an unset ${VAR} is said once
+    # The rundown's names and times, checked even beside its schema errors (check_rundown copes).
+    rundown, rd_problems = check_rundown(data.get("rundown"), _mapping(data.get("scenes")), jobfair,
+                                         fair_written=isinstance(data.get("jobfair"), dict))
+    problems += rd_problems
 
     errors = sorted({_format(shown, doc, p) for p in problems if p.severity != "warning"}
                     | {_format(shown, doc, p, (line, col)) for line, col, p in doc.pinned})
     warnings = [line for *_, line in sorted({_format(shown, doc, p) for p in problems if p.severity == "warning"})]
     if errors:
         raise ShowFileError([line for *_, line in errors], warnings)
-    return build_config(data, Path(path).resolve(), base_dir, refs, jobfair), warnings
+    return replace(build_config(data, Path(path).resolve(), base_dir, refs, jobfair), rundown=rundown), warnings
 
 
 def load_show(path: str | Path, env: Mapping[str, str] | None = None) -> tuple[ShowConfig, list[str]]:

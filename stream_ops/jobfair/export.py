@@ -247,6 +247,8 @@ def main(config: Any, out_dir: Path, unmasked: bool = False) -> int:
         else:
             report = collect(store, fair, config.name)
         files = write_report(report, out_dir)
+        from stream_ops.rundown_live import write_export as write_rundown   # the run of show: planned vs actual
+        files += write_rundown(config, out_dir)
         unmasked_files: list[Path] = []
         if unmasked and store is not None:
             unmasked_files = write_employer_files(employer_contacts(store, fair), report, out_dir)

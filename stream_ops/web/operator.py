@@ -77,6 +77,18 @@ async def scene(request: Request, body: dict[str, Any]) -> Any:
     return request.app.state.show.scene_info(request.path_params["name"])
 
 
+async def rundown(request: Request, body: dict[str, Any]) -> Any:
+    return request.app.state.show.rundown_info()
+
+
+async def rundown_advance(request: Request, body: dict[str, Any]) -> Any:
+    return await request.app.state.show.rundown_advance(actor(request))
+
+
+async def rundown_goto(request: Request, body: dict[str, Any]) -> Any:
+    return await request.app.state.show.rundown_goto(body["index"], actor(request))
+
+
 async def healthz(request: Request, body: dict[str, Any]) -> Any:
     show = request.app.state.show
     return {"ok": True, "program": show.engine.program, "engine": "running" if show.engine.running else "stopped"}

@@ -10,6 +10,8 @@ const S = {
   online: false,
   startedLocal: null,   // local clock time the show started (server clock skew removed)
   busy: false,          // a take is on its way: a second key press must not swap back
+  advancing: false,     // an advance is on its way: a double press must not skip a segment
+  rundownSkew: 0,       // local clock minus the server's, for the rundown's countdown
   transitionTouched: false,
   lastOutputState: {},  // name -> state, so the log shows changes, not every figure update
   dropped: {},          // source name -> true from "no signal" until frames come back
@@ -47,6 +49,35 @@ async function take(auto) {
     S.busy = false;
     document.body.classList.remove("taking");
   }
+}
+
+// --- the run of show ---------------------------------------------------------------
+async function advanceRundown() {
+  if (S.advancing || !S.online || !S.state?.rundown) return;
+  S.advancing = true;
+  try {
+    const answer = await command("/api/rundown/advance");
+    if (answer) applyRundown(answer);
+  } finally {
+    S.advancing = false;
+  }
+}
+
+async function gotoSegment(index) {
+  if (S.advancing || !S.online) return;
+  S.advancing = true;
+  try {
+    const answer = await command("/api/rundown/goto", { index });
+    if (answer) applyRundown(answer);
+  } finally {
+    S.advancing = false;
+  }
+}
+
+function applyRundown(rundown) {
+  S.state.rundown = rundown;
+  S.rundownSkew = Date.now() / 1000 - rundown.now;
+  renderRundown();
 }
 
 async function startOutput(name) {
@@ -161,6 +192,7 @@ function onMessage(ev) {
       const { type, seq, ts, ...state } = ev;
       S.state = state;
       S.startedLocal = state.show.started_at ? Date.now() / 1000 - (state.show.on_air_s || 0) : null;
+      if (state.rundown) S.rundownSkew = Date.now() / 1000 - state.rundown.now;
       for (const o of state.outputs) o._at = performance.now();
       // Replay the history so a page opened mid-outage still knows which sources dropped.
       for (const ev of [...(state.log || []).filter((e) => e.type === "source_state"), ...state.sources]) markDrop(ev);
@@ -196,6 +228,7 @@ function onMessage(ev) {
     case "log": addLog(ev); break;
     case "phone": if (shownInLog(ev)) addLog(ev); break;
     case "jobfair": applyJobfair(ev); if (shownInLog(ev)) addLog(ev); break;
+    case "rundown": applyRundown(ev.rundown); break;   // its log line comes as a `log` event
     default: break;
   }
 }
@@ -226,6 +259,7 @@ function renderAll() {
   renderMixer();
   renderEngine();
   renderJobfair();
+  renderRundown();
   renderTally();
   thumbs?.refresh();
 }
@@ -580,6 +614,62 @@ function renderJobfair() {
   box.querySelector(".jf-counts").textContent = lines.join(" · ");
 }
 
+// --- run of show ---------------------------------------------------------------------
+const pad2 = (n) => String(n).padStart(2, "0");
+
+// The server's rule (rundown.countdown_text): MM:SS rounded up, an overrun as +MM:SS.
+function countdownText(left) {
+  if (left >= 0) { const s = Math.ceil(left); return `${pad2(Math.floor(s / 60))}:${pad2(s % 60)}`; }
+  const s = Math.floor(-left);
+  return `+${pad2(Math.floor(s / 60))}:${pad2(s % 60)}`;
+}
+
+function lengthText(seconds) {
+  if (seconds == null) return "";
+  return seconds >= 60 ? `${Math.round(seconds / 60)}′` : `${Math.round(seconds)}″`;
+}
+
+function renderRundown() {
+  const box = $("#rundown");
+  const rd = S.state?.rundown;
+  box.hidden = !rd;
+  if (!rd) return;
+  sync($("#rundown-list"), rd.segments, (seg) => seg.index, (seg) => {
+    const li = h("li", { title: t("rd_go_title") },
+      h("span", { class: "no" }), h("span", { class: "when" }), h("span", { class: "title" }), h("span", { class: "sub" }));
+    li.addEventListener("dblclick", () => gotoSegment(Number(li.dataset.key)));
+    return li;
+  }, (li, seg) => {
+    li.classList.toggle("on-now", seg.index === rd.current);
+    li.classList.toggle("up-next", seg.index === rd.next);
+    li.classList.toggle("done", seg.index < rd.current);
+    li.title = t("rd_go_title");
+    li.querySelector(".no").textContent = String(seg.number);
+    li.querySelector(".when").textContent = [seg.planned_clock, lengthText(seg.planned_length_s)].filter(Boolean).join(" ");
+    li.querySelector(".title").textContent = seg.title;
+    li.querySelector(".sub").textContent = [seg.employer_name || seg.employer, seg.notes].filter(Boolean).join(" · ");
+  });
+  renderCountdown();
+}
+
+function renderCountdown() {
+  const rd = S.state?.rundown;
+  if (!rd) return;
+  const el = $("#countdown");
+  const label = $("#countdown-label");
+  const now = Date.now() / 1000 - S.rundownSkew;
+  const left = rd.due == null ? null : rd.due - now;
+  let text = "";
+  if (left != null) text = countdownText(left);
+  el.textContent = text;
+  el.classList.toggle("overrun", left != null && left < 0);
+  if (rd.finished) label.textContent = t("rd_finished");
+  else if (left != null && left < 0) label.textContent = t("rd_overrun");
+  else if (rd.current < 0) label.textContent = left != null ? t("rd_first_in") : t("rd_not_started");
+  else label.textContent = left != null ? t("rd_next_in") : t("rd_on_now");
+  $("#advance").disabled = !!rd.finished;
+}
+
 // --- clock -------------------------------------------------------------------------
 function tick() {
   $("#wall").textContent = clockTime(Date.now() / 1000);
@@ -589,6 +679,7 @@ function tick() {
       const o = S.state.outputs.find((x) => x.name === card.dataset.key);
       if (o) card.querySelector(".uptime").textContent = hms(uptime(o));
     }
+    renderCountdown();
   }
 }
 
@@ -612,6 +703,9 @@ function onKey(e) {
   } else if (e.key === "a" || e.key === "A") {
     e.preventDefault();
     if (!e.repeat) take(true);
+  } else if ((e.key === "n" || e.key === "N") && S.state.rundown) {
+    e.preventDefault();
+    if (!e.repeat) advanceRundown();
   }
 }
 
@@ -626,6 +720,7 @@ function init() {
   });
   $("#take").addEventListener("click", (e) => { e.currentTarget.blur(); take(false); });
   $("#auto").addEventListener("click", (e) => { e.currentTarget.blur(); take(true); });
+  $("#advance").addEventListener("click", (e) => { e.currentTarget.blur(); advanceRundown(); });
   $("#start-all").addEventListener("click", (e) => { e.currentTarget.blur(); allOutputs("start"); });
   $("#stop-all").addEventListener("click", (e) => { e.currentTarget.blur(); allOutputs("stop"); });
   for (const id of ["#transition", "#duration"]) $(id).addEventListener("change", () => { S.transitionTouched = true; });
