@@ -154,3 +154,27 @@ def test_any_withdraw_body_is_refused_or_answered_the_same(served, body: dict) -
     r = post(base, "/apply/withdraw", body)
     assert r.status_code in (200, 413, 422), (body, r.status_code, r.text[:300])
     assert service.summary()["applications"]["total"] == before   # nobody guessed a code
+
+
+def test_a_thousand_page_loads_are_one_browser_and_a_few_writes(tmp_path: Path) -> None:
+    with service_at(tmp_path) as (base, service):
+        writes: list[int] = []
+        real = service.store.add_visits
+
+        async def counted(visits):   # the store's own method, counted: how many transactions reach the disk
+            writes.append(len(visits))
+            return await real(visits)
+
+        service.store.add_visits = counted
+        with httpx.Client(base_url=base) as browser:   # keeps its cookies, like a phone's browser
+            for _ in range(1000):
+                assert browser.get("/apply").status_code == 200
+        with httpx.Client(base_url=base) as other:
+            other.get("/apply?job=J003")
+    conn = sqlite3.connect(tmp_path / "stream-ops.sqlite3")
+    try:
+        total, unique = conn.execute("SELECT count(*), count(DISTINCT visitor) FROM visits").fetchone()
+    finally:
+        conn.close()
+    assert (total, unique) == (1001, 2)
+    assert sum(writes) == 1001 and len(writes) < 50, writes   # batches, not one commit per page load
