@@ -194,7 +194,8 @@ class Engine:
         out = self.outputs[name]
         if out.desired != "running":
             out.start()
-            self._emit_log(f"开始推流 start output {name}", actor=actor)
+            how = "自动开始推流 autostart" if actor == "system" else "开始推流 start"
+            self._emit_log(f"{how} output {name}", actor=actor)
 
     def stop_output(self, name: str, actor: str = "operator") -> None:
         out = self.outputs[name]
@@ -307,9 +308,8 @@ class Engine:
             slot.check_stale(now)
         self._last_levels = self.mixer.read_levels()
         self.bus.publish_threadsafe("levels", **self._last_levels)
-        if tick % 5 == 0:
-            for out in self.outputs.values():
-                out.refresh()
+        for out in self.outputs.values():
+            out.refresh()     # a comparison; every tick so "live" ends within 0.1 s of the window
         if tick % 10 == 0:
             self.bus.publish_threadsafe("engine", **self.stats())
             for out in self.outputs.values():

@@ -127,6 +127,9 @@ def source_command(kind: str, url: str, width: int, height: int, sample_rate: in
     return _compile(ffmpeg_py.output(video, "pipe:1", **out_opts))
 
 
+PROGRESS_PERIOD_S = 0.25
+
+
 def push_command(kind: str, target: str, progress_fd: int) -> list[str]:
     """ffmpeg child that copies our MPEG-TS from stdin to a target; reports bytes on progress_fd."""
     # Our TS starts at a keyframe with its headers: a short probe is enough, and keeps switch latency low.
@@ -140,7 +143,7 @@ def push_command(kind: str, target: str, progress_fd: int) -> list[str]:
                                rw_timeout=10_000_000)
     else:
         raise ValueError(f"no push command for output kind {kind!r}")
-    return _compile(out, ["-stats_period", "0.5", "-progress", f"pipe:{progress_fd}"])
+    return _compile(out, ["-stats_period", str(PROGRESS_PERIOD_S), "-progress", f"pipe:{progress_fd}"])
 
 
 _STREAM_RE = re.compile(r"Stream #0:\d+.*?: Video: (\w+).*?, (\d{2,5})x(\d{2,5})")

@@ -99,7 +99,7 @@ class Show:
             await self.phones.start()
         for name, out in self.config.outputs.items():
             if out.autostart:
-                self.engine.start_output(name)
+                self.engine.start_output(name, actor="system")   # the show file's doing, not an operator's
         self._ticker = asyncio.create_task(self._tick())
         self.bus.log(f"开播 show started: {self.config.name}", actor="system")
 

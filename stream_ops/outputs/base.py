@@ -23,7 +23,12 @@ from ..encoder import EncodedPacket
 log = logging.getLogger(__name__)
 
 QUEUE_SECONDS = 4.0          # this much program may wait for a slow target before it drops
-LIVE_WINDOW_S = 2.0          # "live" = bytes delivered within this window
+# "live" = bytes delivered within this window. The encoder sends every 33 ms and push
+# children report every 0.25 s, so a healthy output never goes this long without
+# progress; with the delivery buffers bounded (push.py), a vanished target leaves
+# "live" within ~1.5 s.
+LIVE_WINDOW_S = 1.0
+RATE_WINDOW_S = 2.0          # kbps is averaged over the deliveries of this window
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 5.0
 # ffmpeg errors that no retry can fix: the output is "failed" until the operator starts it again.
@@ -147,6 +152,7 @@ class Output:
         self._abort()
         if self._thread:
             self._thread.join(timeout=10)
+        self._not_live()
         self._set_state("idle")
 
     def _abort(self) -> None:
@@ -166,7 +172,7 @@ class Output:
                 log.debug("output %s session ended: %s", self.name, exc)
             if self._stop.is_set():
                 break
-            self.live_since = None
+            self._not_live()
             if self.error and any(p in self.error.lower() for p in PERMANENT_ERRORS) and self.bytes == 0:
                 self.desired = "stopped"
                 self._set_state("failed")
@@ -200,16 +206,25 @@ class Output:
     def new_session_bytes(self) -> None:
         self._session_bytes = 0
 
+    def _not_live(self) -> None:
+        """Forget the rate and the uptime: nothing is being delivered now."""
+        self.live_since = None
+        self._rate.clear()
+
     def refresh(self) -> None:
-        """Called ~2×/s by the engine: a live output whose bytes stopped is no longer live."""
+        """Called 10×/s by the engine: a live output whose bytes stopped is no longer live."""
         if self.state == "live" and time.monotonic() - self.bytes_at > LIVE_WINDOW_S:
-            self.live_since = None
+            self._not_live()
+            self.error = f"目标未接收数据 target took no data for {LIVE_WINDOW_S:.0f} s"
             self._set_state("reconnecting" if self.desired == "running" else "idle")
 
     def kbps(self) -> float:
+        """Delivered kilobits per second; 0 unless live (a stalled or stopped output delivers nothing)."""
         now = time.monotonic()
-        pts = [(t, b) for t, b in self._rate if now - t <= 3.0]
-        if len(pts) < 2 or now - self.bytes_at > LIVE_WINDOW_S:
+        if self.state != "live" or now - self.bytes_at > LIVE_WINDOW_S:
+            return 0.0
+        pts = [(t, b) for t, b in self._rate if now - t <= RATE_WINDOW_S]
+        if len(pts) < 2:
             return 0.0
         (t0, b0), (t1, b1) = pts[0], pts[-1]
         return round((b1 - b0) * 8 / 1000 / max(t1 - t0, 1e-3), 1)
@@ -230,7 +245,7 @@ class Output:
             "desired": self.desired,
             "kbps": self.kbps(),
             "bytes": self.bytes,
-            "uptime_s": round(time.monotonic() - self.live_since, 1) if self.live_since else 0.0,
+            "uptime_s": round(time.monotonic() - self.live_since, 1) if self.live_since and self.state == "live" else 0.0,
             "reconnects": self.reconnects,
             "dropped": self.dropped,
             "error": self.error,

@@ -1,8 +1,11 @@
 """RTMP and SRT targets: our MPEG-TS piped into an ffmpeg child that copies it to the target.
 
 Bytes that reach the target are read from the child's `-progress` report
-(`total_size`), so "live" means the network is taking them, not that we wrote
-them into a pipe.
+(`total_size`: what the child wrote into its socket), less what the socket still
+holds unacknowledged: for TCP (RTMP) the kernel's send queue, read from /proc;
+for SRT the bytes the receiver acknowledged, counted by a small relay process
+between the child and the target (`srt_relay.py`).
+So "live" means the target is taking bytes, not that we wrote them into a pipe.
 """
 from __future__ import annotations
 
@@ -10,9 +13,12 @@ import os
 import subprocess
 import threading
 from collections import deque
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from .. import ffmpeg
 from ..kinds import Key, Kind, text
+from . import srt_relay
 from .base import Output, TsMuxer
 
 
@@ -47,17 +53,22 @@ class PushOutput(Output):
     def _session(self) -> None:
         target = self.config.target_url()
         secrets = [target, self.config.key.reveal() if self.config.key else ""]
-        read_fd, write_fd = os.pipe()
-        cmd = ffmpeg.push_command(self.config.kind, target, write_fd)
         self.new_session_bytes()
         self._stderr.clear()
+        relay = None
+        if self.config.kind == "srt":
+            relay, target = self._start_relay(target)
+            secrets.append(target)   # the relayed URL keeps the query (passphrase, streamid)
+        read_fd, write_fd = os.pipe()
+        cmd = ffmpeg.push_command(self.config.kind, target, write_fd)
         try:
             self._proc = proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                                  stderr=subprocess.PIPE, pass_fds=(write_fd,), bufsize=0,
                                                  preexec_fn=ffmpeg.CHILD_PREEXEC)
         finally:
             os.close(write_fd)
-        threading.Thread(target=self._read_progress, args=(read_fd,), daemon=True, name=f"output-{self.name}-progress").start()
+        threading.Thread(target=self._read_progress, args=(read_fd, proc.pid), daemon=True,
+                         name=f"output-{self.name}-progress").start()
         threading.Thread(target=self._read_stderr, args=(proc, secrets), daemon=True, name=f"output-{self.name}-log").start()
         assert proc.stdin is not None
         muxer = TsMuxer(_PipeSink(proc.stdin.fileno()), self.templates())
@@ -81,10 +92,40 @@ class PushOutput(Output):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            if relay is not None:
+                relay.kill()
+                relay.wait()
         if not self._stop.is_set() and not self.error:
             self.error = self._last_error() or f"ffmpeg exited ({proc.returncode})"
 
-    def _read_progress(self, fd: int) -> None:
+    def _start_relay(self, target: str) -> tuple[subprocess.Popen[bytes], str]:
+        """Start the SRT relay; the child then sends to it instead of the target."""
+        parts = urlsplit(target)
+        if not parts.hostname or not parts.port:
+            raise ValueError("SRT target needs srt://HOST:PORT")
+        relay = subprocess.Popen(srt_relay.command(parts.hostname, parts.port), stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0,
+                                 preexec_fn=ffmpeg.CHILD_PREEXEC)
+        assert relay.stdout is not None
+        first = relay.stdout.readline()
+        if not first.startswith(b"port "):
+            relay.kill()
+            relay.wait()
+            raise OSError(f"SRT relay did not start ({first[:80]!r})")
+        threading.Thread(target=self._read_relay, args=(relay,), daemon=True, name=f"output-{self.name}-acks").start()
+        local = f"127.0.0.1:{int(first[5:])}"
+        return relay, urlunsplit((parts.scheme, local, parts.path, parts.query, parts.fragment))
+
+    def _read_relay(self, relay: subprocess.Popen[bytes]) -> None:
+        assert relay.stdout is not None
+        for line in iter(relay.stdout.readline, b""):
+            if line.startswith(b"acked "):
+                self.delivered(int(line[6:]))
+
+    def _read_progress(self, fd: int, pid: int) -> None:
+        # SRT's delivery comes from the relay's acknowledgements; RTMP's from what the
+        # child wrote less what TCP has not had acknowledged.
+        srt, tcp = self.config.kind == "srt", self.config.kind == "rtmp"
         with os.fdopen(fd, "rb", buffering=0) as f:
             buf = b""
             while True:
@@ -94,11 +135,12 @@ class PushOutput(Output):
                 buf += chunk
                 *lines, buf = buf.split(b"\n")
                 for line in lines:
-                    if line.startswith(b"total_size="):
+                    if line.startswith(b"total_size=") and not srt:
                         try:
-                            self.delivered(int(line[11:]))
+                            total = int(line[11:])
                         except ValueError:   # "N/A" before the first write
-                            pass
+                            continue
+                        self.delivered(total - (tcp_unacked(pid) if tcp else 0))
 
     def _read_stderr(self, proc: subprocess.Popen[bytes], secrets: list[str]) -> None:
         assert proc.stderr is not None
@@ -111,6 +153,33 @@ class PushOutput(Output):
             if any(w in low for w in ("error", "failed", "refused", "timed out", "broken pipe", "connection")):
                 return line.strip()[-200:]
         return None
+
+
+def tcp_unacked(pid: int) -> int:
+    """Bytes the process's TCP sockets hold that their peers have not acknowledged.
+
+    /proc/net/tcp's tx_queue of an established socket is write_seq - snd_una. A
+    target that vanished without a reset (cable, NAT, frozen host) acknowledges
+    nothing, so written-minus-unacknowledged stops growing at once instead of
+    after the kernel's buffer (megabytes, tens of seconds) fills. 0 where /proc
+    cannot tell (not Linux, child gone).
+    """
+    try:
+        inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")}
+    except OSError:
+        return 0
+    unacked = 0
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # sl local rem st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+            if len(fields) > 9 and fields[3] == "01" and fields[9] in inodes:
+                unacked += int(fields[4].split(":")[0], 16)
+    return unacked
 
 
 KINDS = (

@@ -10,6 +10,7 @@ import re
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from ..kinds import Key, Kind, text
 from .base import Output, TsMuxer
@@ -49,7 +50,9 @@ class RecordOutput(Output):
     path: Path | None = None
 
     def _session(self) -> None:
-        self.path = recording_path(self.config.path or "recording-{start:%Y%m%d-%H%M%S}.ts", self.show_name, self.name, self.base_dir)
+        # Resolved, so the panel shows the real file (not "show/../recordings/{start:…}").
+        self.path = recording_path(self.config.path or "recording-{start:%Y%m%d-%H%M%S}.ts", self.show_name, self.name,
+                                   self.base_dir).resolve()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.new_session_bytes()
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -65,10 +68,10 @@ class RecordOutput(Output):
             os.fsync(fd)
             os.close(fd)
 
-    def info(self):
+    def info(self) -> dict[str, Any]:
+        """As every output, plus `file`: the file being (or last) written, the template filled in."""
         data = super().info()
-        if self.path:
-            data["file"] = str(self.path)
+        data["file"] = str(self.path) if self.path else None
         return data
 
 
