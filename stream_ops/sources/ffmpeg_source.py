@@ -4,6 +4,11 @@ The child decodes and scales to the slot size and writes NUT to a pipe; a reader
 thread demuxes it (PyAV, raw packets, no decoding) into the slot. When the child
 ends (publisher gone, file error, garbage) it is started again: listeners listen
 again at once, pull sources back off 1, 2, 4 ... 30 s.
+
+Pull sources (HLS, RTSP, RTMP/SRT pull) arrive in bursts, so their frames and
+audio go through a playout buffer (`jitter.py`) and a pacer thread hands them to
+the slot at their own timestamps. Push sources (rtmp/srt listen) and files do not:
+a camera on air must not gain latency.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from .. import ffmpeg
 from ..config import Secret
 from ..kinds import Key, Kind, boolean, text
 from .base import Source, SourceSlot
+from .jitter import JitterBuffer
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +61,75 @@ class FfmpegSource(Source):
         self._last_packet = 0.0
         self._stderr_done = threading.Event()
         self.restarts = 0
+        self.jitter = JitterBuffer() if cfg.kind == "pull" else None
+        self._jitter_cond = threading.Condition()
+        self._pacer: threading.Thread | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._supervise, name=f"source-{self.slot.name}", daemon=True)
         self._thread.start()
+        if self.jitter is not None:
+            self._pacer = threading.Thread(target=self._pace, name=f"source-{self.slot.name}-pacer", daemon=True)
+            self._pacer.start()
 
     def stop(self) -> None:
         self._stop.set()
+        with self._jitter_cond:
+            self._jitter_cond.notify_all()
         self._kill()
         if self._thread:
             self._thread.join(timeout=5)
+        if self._pacer:
+            self._pacer.join(timeout=2)
+
+    # --- playout buffer (pull sources) -------------------------------------------
+    def _deliver(self, kind: str, payload: np.ndarray, pts: float | None) -> None:
+        """Into the slot now (push sources) or through the playout buffer (pull sources)."""
+        jb = self.jitter
+        if jb is None:
+            if kind == "video":
+                self.slot.push_video(payload)
+            else:
+                self.slot.push_audio(payload)
+            return
+        with self._jitter_cond:
+            while jb.full() and not self._stop.is_set():
+                # Full: wait for the pacer; the rest of the burst stays compressed in the child.
+                self._jitter_cond.wait(0.25)
+                self._last_packet = time.monotonic()   # waiting on us is not a stalled feed
+            jb.put(pts, kind, payload, payload.nbytes, time.monotonic())
+            self._jitter_cond.notify_all()
+
+    def _pace(self) -> None:
+        """Hand buffered frames and audio to the slot when their time comes."""
+        jb = self.jitter
+        assert jb is not None
+        while not self._stop.is_set():
+            with self._jitter_cond:
+                now = time.monotonic()
+                items = jb.pop_due(now)
+                if not items:
+                    due = jb.next_due()
+                    self._jitter_cond.wait(min(max(due - now, 0.001), 0.5) if due is not None else 0.5)
+                    continue
+                self._jitter_cond.notify_all()
+            # Only the newest picture of a batch is worth drawing; all audio is heard.
+            video = [i for i in items if i.kind == "video"]
+            for item in items:
+                if item.kind == "audio":
+                    self.slot.push_audio(item.payload)
+            if video:
+                self.slot.push_video(video[-1].payload)
+
+    def _drain(self, timeout: float = 30.0) -> None:
+        """Let what a finished child left in the buffer play out before calling the feed ended."""
+        if self.jitter is None:
+            return
+        deadline = time.monotonic() + timeout
+        with self._jitter_cond:
+            while len(self.jitter) and not self._stop.is_set() and time.monotonic() < deadline:
+                self._jitter_cond.wait(0.1)
+            self.jitter.clear()
 
     def _kill(self) -> None:
         proc = self._proc
@@ -85,6 +150,7 @@ class FfmpegSource(Source):
             if self.slot.state != "no_signal":
                 self.slot.set_state("connecting", self.slot.error)
             got_frames = self._run_once()
+            self._drain()
             if self._stop.is_set():
                 break
             error = self._last_error()
@@ -168,15 +234,16 @@ class FfmpegSource(Source):
                     continue
                 self._last_packet = time.monotonic()
                 kind = packet.stream.type
+                pts = float(packet.pts * packet.time_base) if packet.pts is not None and packet.time_base else None
                 if kind == "video":
                     if packet.size != frame_bytes:
                         continue   # never trust a malformed frame
-                    slot.push_video(np.frombuffer(memoryview(packet), np.uint8).reshape(slot.height * 3 // 2, slot.width))
+                    self._deliver("video", np.frombuffer(memoryview(packet), np.uint8).reshape(slot.height * 3 // 2, slot.width), pts)
                     got = True
                 elif kind == "audio":
                     samples = np.frombuffer(memoryview(packet), np.int16)
                     usable = len(samples) - len(samples) % slot.channels
-                    slot.push_audio(samples[:usable].reshape(-1, slot.channels).copy())
+                    self._deliver("audio", samples[:usable].reshape(-1, slot.channels).copy(), pts)
         except (av.FFmpegError, OSError, EOFError, ValueError) as exc:
             log.debug("%s: reader stopped: %s", self.slot.name, exc)
         finally:
