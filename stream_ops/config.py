@@ -177,6 +177,17 @@ class IceServer:
         return out
 
 
+ISO_KINDS = ("rtmp", "srt", "pull", "file")   # sources whose feed arrives encoded, recorded as it came
+ISO_DEFAULT_PATH = "recordings/{show}-{source}-{start:%Y%m%d-%H%M%S}.mkv"
+
+
+@dataclass(frozen=True)
+class IsoConfig:
+    """`iso:` — sources recorded on their own, as they arrived (no re-encode)."""
+    sources: tuple[str, ...]
+    path: str = ISO_DEFAULT_PATH    # {show}, {source}, {start:%...}; .mkv or .ts
+
+
 @dataclass(frozen=True)
 class ShowConfig:
     name: str
@@ -194,6 +205,7 @@ class ShowConfig:
     ice_servers: tuple[IceServer, ...] = ()   # STUN/TURN for phones; none = host candidates only
     jobfair: Any = None             # stream_ops.jobfair.model.JobFair when the show has a `jobfair:` section
     rundown: Any = None             # stream_ops.rundown.RundownConfig when the show has a `rundown:` section
+    iso: IsoConfig | None = None    # `iso:` section: per-source recordings
 
     @property
     def base_dir(self) -> Path:

@@ -25,6 +25,7 @@ from . import frames
 from .audio import Mixer
 from .compositor import Compositor, slate_frame
 from .config import ShowConfig
+from .editlist import ProgramEvent, ProgramLog
 from .encoder import Encoder
 from .events import EventBus
 from .geometry import slot_sizes
@@ -54,11 +55,16 @@ class Engine:
             slot.on_change(self._source_changed)
             self.slots[name] = slot
             self.sources[name] = source_class(sc.kind)(slot, self._emit_log)
+        if config.iso:
+            for name in config.iso.sources:
+                self.sources[name].record_iso(config.iso.path, config.name, config.base_dir)
+        self.program_log = ProgramLog(v.fps)     # the edit list recordings write next to themselves
         self.encoder = Encoder(v, a)
         self.outputs: dict[str, Output] = {}
         for name, oc in config.outputs.items():
             self.outputs[name] = output_class(oc.kind)(oc, self.encoder.templates, self._output_changed, self._emit_log,
                                                        v.fps, show_name=config.name, base_dir=config.base_dir)
+            self.outputs[name].program_log = self.program_log
         scenes = list(config.scenes)
         self.program = config.start_scene
         self.preview = next((s for s in scenes if s != self.program), self.program)
@@ -76,6 +82,7 @@ class Engine:
         self.last_program: np.ndarray | None = None
         # figures
         self.frame_index = 0
+        self.next_frame = 0           # the frame a command applied now first shows on
         self.frames_out = 0
         self.late_frames = 0          # ticks the clock skipped because it was late
         self.encoder_drops = 0        # frames the encoder could not take in time
@@ -88,6 +95,7 @@ class Engine:
 
     # --- life cycle ---------------------------------------------------------------
     def start(self) -> None:
+        self._log_program("cut", 0)
         self.running = True
         for src in self.sources.values():
             src.start()
@@ -169,10 +177,18 @@ class Engine:
         else:
             self.transition = None
         self.program = scene
+        self._log_program(kind if kind == "fade" and duration_ms > 0 else "cut", duration_ms if kind == "fade" else 0)
         self.bus.publish_threadsafe("program", scene=scene, previous=old, transition=kind, duration_ms=duration_ms, actor=actor)
         self._emit_log(f"节目 program {old} → {scene}（{'淡化 fade ' + str(duration_ms) + ' ms' if kind == 'fade' else '切 cut'}）", actor=actor, en=f"program {old} → {scene} ({'fade ' + str(duration_ms) + ' ms' if kind == 'fade' else 'cut'})")
         if scene == self.preview and old != scene:
             self.set_preview(old, actor)
+
+    def _log_program(self, transition: str, duration_ms: int) -> None:
+        scene = self.config.scenes[self.program]
+        iso = {name: str(self.sources[name].iso_file) for name in scene.visible_sources()
+               if getattr(self.sources[name], "iso_file", None)}
+        self.program_log.add(ProgramEvent(self.next_frame, time.time(), self.program, scene.visible_sources(),
+                                          transition, duration_ms, iso))
 
     def set_preview(self, scene: str, actor: str = "operator") -> None:
         if scene != self.preview:
@@ -221,6 +237,7 @@ class Engine:
                 skip = int(-delay / period)
                 n += skip
                 self.late_frames += skip
+            self.next_frame = n
             self._apply_commands()
             now = time.monotonic()
             self.frame_index = n

@@ -100,7 +100,7 @@ def source_input_args(kind: str, url: str, loop: bool = True) -> tuple[str, dict
 
 
 def source_command(kind: str, url: str, width: int, height: int, sample_rate: int, channels: int,
-                   loop: bool = True, audio: bool = True) -> list[str]:
+                   loop: bool = True, audio: bool = True, iso_path: str | None = None) -> list[str]:
     """ffmpeg child that decodes one source and writes NUT (rawvideo yuv420p + pcm_s16le) to stdout.
 
     The picture is scaled once, here, to the slot size the scenes need, keeping
@@ -124,7 +124,22 @@ def source_command(kind: str, url: str, width: int, height: int, sample_rate: in
         out_opts.update(acodec="pcm_s16le", ar=sample_rate, ac=channels, map="0:a:0?")
     else:
         out_opts["an"] = None
-    return _compile(ffmpeg_py.output(video, "pipe:1", **out_opts))
+    return _compile(ffmpeg_py.output(video, "pipe:1", **out_opts)) + (iso_output_args(iso_path) if iso_path else [])
+
+
+def iso_output_args(path: str) -> list[str]:
+    """A second output of a source child: the feed as it arrived (copied, no re-encode), to a file.
+
+    Written progressively and flushed per packet, so a SIGKILLed show leaves a file
+    that plays up to the kill: MPEG-TS needs no trailer; Matroska's clusters are
+    closed every second (any codec fits, which TS cannot promise).
+    """
+    args = ["-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-flush_packets", "1"]
+    if path.endswith(".ts"):
+        args += ["-f", "mpegts"]
+    else:
+        args += ["-f", "matroska", "-cluster_time_limit", "1000"]
+    return args + [path]
 
 
 PROGRESS_PERIOD_S = 0.25

@@ -179,6 +179,25 @@ def _jobfair_schema() -> dict[str, Any]:
     return {k: v for k, v in JOBFAIR_SCHEMA.items() if k != "$schema"}
 
 
+ISO: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["sources"],
+    "description": "Record sources on their own, as they arrived (no re-encode), next to the program. 单路信号录制（ISO）。",
+    "properties": {
+        "sources": {
+            "anyOf": [{"const": "all"}, {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": True}],
+            "errorMessage": "must be all (every rtmp/srt/pull/file source) or a list of source names, e.g. [cam1, cam2]",
+            "description": "all, or the sources to record. all 或信号源列表。", "examples": ["all"],
+        },
+        "path": {
+            "type": "string", "pattern": r"\{source\}.*\.(mkv|ts)$",
+            "errorMessage": "must contain {source} (one file per source) and end in .mkv or .ts, "
+                            "e.g. recordings/{show}-{source}-{start:%Y%m%d-%H%M%S}.mkv",
+            "description": "File per source: {show}, {source}, {start:%Y%m%d-%H%M%S}; .mkv (any codec) or .ts. 文件路径模板。",
+        },
+    },
+}
+
+
 def show_schema() -> dict[str, Any]:
     """The whole show file's JSON Schema (draft 2020-12)."""
     return {
@@ -204,6 +223,7 @@ def show_schema() -> dict[str, Any]:
             },
             "jobfair": _jobfair_schema(),
             "rundown": RUNDOWN_SCHEMA,
+            "iso": ISO,
         },
         "required": ["scenes"],
         "additionalProperties": False,

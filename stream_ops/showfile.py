@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import yaml
 from jsonschema import Draft202012Validator, ValidationError
 
-from .config import (AudioSettings, IceServer, LayerConfig, OutputConfig, Rect, SceneConfig, Secret, ShowConfig,
-                     SourceConfig, VideoSettings)
+from .config import (ISO_DEFAULT_PATH, ISO_KINDS, AudioSettings, IceServer, IsoConfig, LayerConfig, OutputConfig,
+                     Rect, SceneConfig, Secret, ShowConfig, SourceConfig, VideoSettings)
 from .geometry import canvas_rect, grid_rects, rect_overflow
 from .kinds import Key, section
 from .problems import Problem, ShowFileError, YamlPath
@@ -474,12 +474,42 @@ def semantic_problems(data: dict, base_dir: Path, skip: set[YamlPath], refs: set
         problems.append(Problem(("show", "start_scene"), f"no scene named '{start}'{_did_you_mean(start, scenes)}; "
                                                          f"scenes are: {', '.join(scenes)}"))
 
+    problems.extend(_iso_problems(_mapping(data.get("iso")), sources))
+
     for name, out in _mapping(data.get("outputs")).items():
         out = _mapping(out)
         raw_key_path = ("outputs", name, "key")
         if isinstance(out.get("key"), str) and raw_key_path not in refs:
             problems.append(Problem(raw_key_path, "write key: ${CHANNELS_KEY} and set it in the environment; "
                                                   "keys in the file end up in git", severity="warning"))
+    return problems
+
+
+def _iso_problems(iso: dict, sources: dict) -> list[Problem]:
+    """ISO recording copies what arrives encoded; pictures drawn here and phones have nothing to copy."""
+    problems: list[Problem] = []
+    chosen = iso.get("sources")
+    if chosen == "all":
+        phones = [n for n, s in sources.items() if _mapping(s).get("kind") == "webrtc"]
+        if phones:
+            problems.append(Problem(("iso", "sources"), f"phones ({', '.join(phones)}) are not recorded on their own yet; "
+                                                        "record: all covers rtmp, srt, pull and file sources",
+                                    severity="warning"))
+    elif isinstance(chosen, list):
+        for i, name in enumerate(chosen):
+            at = ("iso", "sources", i)
+            if not isinstance(name, str):
+                continue
+            if name not in sources:
+                problems.append(Problem(at, f"no source named '{name}'{_did_you_mean(name, sources)}; "
+                                            f"sources are: {', '.join(sources)}"))
+                continue
+            kind = _mapping(sources[name]).get("kind")
+            if kind == "webrtc":
+                problems.append(Problem(at, f"source '{name}' is a phone; phones are not recorded on their own yet"))
+            elif kind not in ISO_KINDS:
+                problems.append(Problem(at, f"source '{name}' ({kind}) is drawn here, nothing arrives to record; "
+                                            f"ISO recording takes {', '.join(ISO_KINDS)} sources"))
     return problems
 
 
@@ -546,7 +576,16 @@ def build_config(data: dict, path: Path, base_dir: Path, secrets: set[YamlPath],
         public_url=show.get("public_url"),
         ice_servers=tuple(_ice_server(spec) for spec in show.get("ice_servers") or ()),
         jobfair=jobfair,
+        iso=_iso(data.get("iso"), sources),
     )
+
+
+def _iso(spec: dict | None, sources: dict[str, SourceConfig]) -> IsoConfig | None:
+    if not spec:
+        return None
+    chosen = spec["sources"]
+    names = [n for n, s in sources.items() if s.kind in ISO_KINDS] if chosen == "all" else list(chosen)
+    return IsoConfig(sources=tuple(names), path=spec.get("path", ISO_DEFAULT_PATH))
 
 
 def _ice_server(spec: dict) -> IceServer:

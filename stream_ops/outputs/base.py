@@ -77,6 +77,7 @@ class Output:
         self.emit_log = emit_log
         self.show_name = show_name
         self.base_dir = base_dir       # relative paths (recordings) are under the show file's folder
+        self.fps = fps
         self.max_packets = int(QUEUE_SECONDS * (fps + 50))   # video + ~43 AAC packets/s
         self.desired = "stopped"
         self.state = "idle"
@@ -94,6 +95,7 @@ class Output:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._session_bytes = 0        # bytes delivered in the current session (the child's count)
+        self.program_log: Any = None   # editlist.ProgramLog, set by the engine (recordings write the edit list)
 
     # --- encoder side: never blocks ----------------------------------------------
     def offer(self, packet: EncodedPacket) -> None:

@@ -12,6 +12,7 @@ import math
 import threading
 import time
 from collections import deque
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -191,3 +192,7 @@ class Source:
 
     def stop(self) -> None:
         raise NotImplementedError
+
+    def record_iso(self, template: str, show: str, base_dir: Path) -> None:
+        """Also record the feed on its own, as it arrives; kinds that can say so override this."""
+        raise NotImplementedError(f"source kind {self.config.kind} cannot be recorded on its own")

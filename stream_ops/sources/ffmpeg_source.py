@@ -24,9 +24,12 @@ import numpy as np
 
 from urllib.parse import urlsplit
 
+from pathlib import Path
+
 from .. import ffmpeg
 from ..config import Secret
 from ..kinds import Key, Kind, boolean, text
+from ..recordings import fill_path, unused
 from .base import Source, SourceSlot
 from .jitter import JitterBuffer
 
@@ -62,8 +65,22 @@ class FfmpegSource(Source):
         self._stderr_done = threading.Event()
         self.restarts = 0
         self.jitter = JitterBuffer() if cfg.kind == "pull" else None
+        self._iso: tuple[str, str, Path] | None = None    # (template, show, base_dir)
+        self.iso_file: Path | None = None
         self._jitter_cond = threading.Condition()
         self._pacer: threading.Thread | None = None
+
+    def record_iso(self, template: str, show: str, base_dir: Path) -> None:
+        """Each child also writes the feed, copied, to a file of its own (a new one per connection)."""
+        self._iso = (template, show, base_dir)
+
+    def _iso_path(self) -> Path | None:
+        if self._iso is None:
+            return None
+        template, show, base_dir = self._iso
+        path = unused(fill_path(template, show, base_dir, source=self.slot.name))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._supervise, name=f"source-{self.slot.name}", daemon=True)
@@ -190,9 +207,10 @@ class FfmpegSource(Source):
 
     def _run_once(self) -> bool:
         slot = self.slot
+        iso = self._iso_path()
         cmd = ffmpeg.source_command(slot.config.kind, self.url, slot.width, slot.height,
                                     slot.sample_rate, slot.channels, loop=slot.config.loop,
-                                    audio=slot.config.audio)
+                                    audio=slot.config.audio, iso_path=str(iso) if iso else None)
         self._stderr_tail.clear()
         self._stderr_done = threading.Event()
         try:
@@ -239,6 +257,11 @@ class FfmpegSource(Source):
                     if packet.size != frame_bytes:
                         continue   # never trust a malformed frame
                     self._deliver("video", np.frombuffer(memoryview(packet), np.uint8).reshape(slot.height * 3 // 2, slot.width), pts)
+                    if not got and iso is not None:
+                        # The child opens its outputs once the feed is probed: the file exists now.
+                        self.iso_file = iso
+                        slot.extra["iso_file"] = str(iso)
+                        self.emit(f"单路录制 source {slot.name}: ISO recording to {iso}")
                     got = True
                 elif kind == "audio":
                     samples = np.frombuffer(memoryview(packet), np.int16)
