@@ -23,7 +23,8 @@ class ProgramEvent:
     sources: tuple[str, ...]         # sources visible in the scene
     transition: str = "cut"          # cut / fade
     duration_ms: int = 0
-    iso: dict[str, str] = field(default_factory=dict)   # source -> its ISO recording, when recorded
+    # source -> (its ISO recording, time.time() of the recording's first frame), for recorded sources
+    iso: dict[str, tuple[str, float]] = field(default_factory=dict)
 
 
 class ProgramLog:
@@ -76,23 +77,25 @@ def to_csv(cuts_: list[Cut], fps: int) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["event", "scene", "sources", "transition", "duration_ms", "start_s", "end_s",
-                "start_frame", "end_frame", "start_time", "end_time", "iso_files"])
+                "start_frame", "end_frame", "start_time", "end_time", "iso"])
     for c in cuts_:
         ev = c.event
         w.writerow([c.number, ev.scene, " ".join(ev.sources), ev.transition, ev.duration_ms,
                     f"{c.start / fps:.3f}", "" if c.end is None else f"{c.end / fps:.3f}",
                     c.start, "" if c.end is None else c.end,
                     _iso_time(c.wall_start), "" if c.wall_end is None else _iso_time(c.wall_end),
-                    " ".join(f"{s}={p}" for s, p in ev.iso.items())])
+                    ";".join(f"{s}={p}@{c.wall_start - t0:.3f}" for s, (p, t0) in ev.iso.items())])
     return buf.getvalue()
 
 
 def to_edl(title: str, cuts_: list[Cut], fps: int, now_frame: int) -> str:
-    """CMX3600: record times from the recording's start, source times as time of day.
+    """CMX3600: record times from the recording's start; source times in the reel's ISO file.
 
-    Reels are source names (8 characters, A-Z 0-9 _); a scene without sources is
-    black (BL). A fade is a dissolve from the previous reel. The scene still on
-    program ends at `now_frame`.
+    Reels are source names (8 characters, A-Z 0-9 _) — the scene's first source; a
+    scene without sources is black (BL). Source times count from the first frame of
+    that source's ISO recording (named in a comment), or are the time of day when the
+    source is not recorded. A fade is a dissolve from the previous reel. The scene
+    still on program ends at `now_frame`.
     """
     lines = [f"TITLE: {title[:70]}", "FCM: NON-DROP FRAME", ""]
     previous_reel: str | None = None
@@ -103,8 +106,12 @@ def to_edl(title: str, cuts_: list[Cut], fps: int, now_frame: int) -> str:
         if end <= c.start:
             continue
         reel = _reel(ev.sources[0]) if ev.sources else "BL"
-        src_in = _tod(c.wall_start, fps)
-        src_out = _tod(c.wall_start + (end - c.start) / fps, fps)
+        iso = ev.iso.get(ev.sources[0]) if ev.sources else None
+        if iso is not None:
+            first = int(round((c.wall_start - iso[1]) * fps))
+            src_in, src_out = timecode(first, fps), timecode(first + end - c.start, fps)
+        else:
+            src_in, src_out = _tod(c.wall_start, fps), _tod(c.wall_start + (end - c.start) / fps, fps)
         rec_in, rec_out = timecode(c.start, fps), timecode(end, fps)
         n = f"{c.number:03d}"
         dissolve = int(round(ev.duration_ms * fps / 1000)) if ev.transition == "fade" else 0
@@ -116,7 +123,7 @@ def to_edl(title: str, cuts_: list[Cut], fps: int, now_frame: int) -> str:
         lines.append(f"* FROM CLIP NAME: {ev.scene}")
         if ev.sources:
             lines.append(f"* SOURCES: {', '.join(ev.sources)}")
-        for source, path in ev.iso.items():
+        for source, (path, _) in ev.iso.items():
             lines.append(f"* ISO {source}: {path}")
         lines.append("")
         previous_reel, previous_src = reel, src_out

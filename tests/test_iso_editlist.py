@@ -88,7 +88,9 @@ def test_iso_files_and_edit_list_survive_sigkill(tmp_path: Path) -> None:
     rows = list(csv.DictReader(program.with_suffix(".csv").open(encoding="utf-8")))
     assert [r["scene"] for r in rows] == ["cam1", *takes]
     assert rows[0]["start_s"] == "0.000" and rows[-1]["end_s"] == ""
-    assert rows[1]["sources"] == "blue" and rows[2]["iso_files"].startswith("cam2=")
+    assert rows[1]["sources"] == "blue" and rows[2]["iso"].startswith(f"cam2={iso['cam2']}@")
+    offset = float(rows[2]["iso"].rsplit("@", 1)[1])      # where cam2's first cut starts in cam2's ISO file
+    assert 0 < offset <= colours(iso["cam2"])[-1][0]
     recorded = colours(program)
     look = {"cam1": "red", "cam2": "yellow", "blue": "blue"}
     for before, row in zip(rows, rows[1:]):

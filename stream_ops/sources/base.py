@@ -186,6 +186,8 @@ class Source:
         self.slot = slot
         self.config = slot.config
         self.emit = emit        # emit(message, level=...) -> operator event log
+        self.iso_file: Path | None = None   # the ISO recording being written, if this source is recorded
+        self.iso_started = 0.0              # time.time() of that recording's first frame
 
     def start(self) -> None:
         raise NotImplementedError

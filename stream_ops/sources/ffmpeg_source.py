@@ -66,7 +66,6 @@ class FfmpegSource(Source):
         self.restarts = 0
         self.jitter = JitterBuffer() if cfg.kind == "pull" else None
         self._iso: tuple[str, str, Path] | None = None    # (template, show, base_dir)
-        self.iso_file: Path | None = None
         self._jitter_cond = threading.Condition()
         self._pacer: threading.Thread | None = None
 
@@ -259,7 +258,7 @@ class FfmpegSource(Source):
                     self._deliver("video", np.frombuffer(memoryview(packet), np.uint8).reshape(slot.height * 3 // 2, slot.width), pts)
                     if not got and iso is not None:
                         # The child opens its outputs once the feed is probed: the file exists now.
-                        self.iso_file = iso
+                        self.iso_file, self.iso_started = iso, time.time()
                         slot.extra["iso_file"] = str(iso)
                         self.emit(f"单路录制 source {slot.name}: ISO recording to {iso}")
                     got = True
