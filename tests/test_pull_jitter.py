@@ -100,7 +100,8 @@ def test_hls_pull_shows_its_picture_without_flapping(tmp_path: Path) -> None:
         """)
         watch = StateWatch(show, "site")
         wait_until(lambda: show.source("site")["state"] == "live", 30, message="HLS source live")
-        wait_until(lambda: receiver.sees("yellow"), 20, message="HLS picture at the target")
+        wait_until(lambda: show.output("p")["state"] == "live", 30, message="program reaching the target")
+        wait_until(lambda: receiver.sees("yellow"), 30, message="HLS picture at the target")
         time.sleep(4)   # past the first bursts, while the buffer learns the segment rhythm
         start = time.monotonic()
         time.sleep(MEASURE_S)
