@@ -177,7 +177,7 @@ class IceServer:
         return out
 
 
-ISO_KINDS = ("rtmp", "srt", "pull", "file")   # sources whose feed arrives encoded, recorded as it came
+ISO_KINDS = ("rtmp", "srt", "pull", "file", "webrtc")   # sources whose feed arrives encoded, recorded as it came
 ISO_DEFAULT_PATH = "recordings/{show}-{source}-{start:%Y%m%d-%H%M%S}.mkv"
 
 

@@ -185,8 +185,8 @@ class Engine:
 
     def _log_program(self, transition: str, duration_ms: int) -> None:
         scene = self.config.scenes[self.program]
-        iso = {name: (str(src.iso_file), src.iso_started) for name in scene.visible_sources()
-               if (src := self.sources[name]).iso_file is not None}
+        iso = {name: (slot.iso_file, slot.iso_started) for name in scene.visible_sources()
+               if (slot := self.slots[name]).iso_file is not None}
         self.program_log.add(ProgramEvent(self.next_frame, time.time(), self.program, scene.visible_sources(),
                                           transition, duration_ms, iso))
 

@@ -185,7 +185,7 @@ ISO: dict[str, Any] = {
     "properties": {
         "sources": {
             "anyOf": [{"const": "all"}, {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": True}],
-            "errorMessage": "must be all (every rtmp/srt/pull/file source) or a list of source names, e.g. [cam1, cam2]",
+            "errorMessage": "must be all (every rtmp/srt/pull/file/webrtc source) or a list of source names, e.g. [cam1, cam2]",
             "description": "all, or the sources to record. all 或信号源列表。", "examples": ["all"],
         },
         "path": {

@@ -486,16 +486,10 @@ def semantic_problems(data: dict, base_dir: Path, skip: set[YamlPath], refs: set
 
 
 def _iso_problems(iso: dict, sources: dict) -> list[Problem]:
-    """ISO recording copies what arrives encoded; pictures drawn here and phones have nothing to copy."""
+    """ISO recording copies what arrives encoded; pictures drawn here have nothing to copy."""
     problems: list[Problem] = []
     chosen = iso.get("sources")
-    if chosen == "all":
-        phones = [n for n, s in sources.items() if _mapping(s).get("kind") == "webrtc"]
-        if phones:
-            problems.append(Problem(("iso", "sources"), f"phones ({', '.join(phones)}) are not recorded on their own yet; "
-                                                        "record: all covers rtmp, srt, pull and file sources",
-                                    severity="warning"))
-    elif isinstance(chosen, list):
+    if isinstance(chosen, list):
         for i, name in enumerate(chosen):
             at = ("iso", "sources", i)
             if not isinstance(name, str):
@@ -505,9 +499,7 @@ def _iso_problems(iso: dict, sources: dict) -> list[Problem]:
                                             f"sources are: {', '.join(sources)}"))
                 continue
             kind = _mapping(sources[name]).get("kind")
-            if kind == "webrtc":
-                problems.append(Problem(at, f"source '{name}' is a phone; phones are not recorded on their own yet"))
-            elif kind not in ISO_KINDS:
+            if kind not in ISO_KINDS:
                 problems.append(Problem(at, f"source '{name}' ({kind}) is drawn here, nothing arrives to record; "
                                             f"ISO recording takes {', '.join(ISO_KINDS)} sources"))
     return problems

@@ -19,8 +19,10 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConn
 from aiortc.mediastreams import MediaStreamError
 
 from .. import frames
+from ..recordings import fill_path
 from ..sources.base import SourceSlot
 from . import sdp
+from .iso import IsoWriter, tee_video
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ class PhonePeer:
         self._stats_mark: tuple[float, int, int] | None = None   # (time, bytes, frames)
         self._closed_cb = closed
         self._tasks: list[asyncio.Task[None]] = []
+        self.iso: IsoWriter | None = None    # this connection's video, as it arrived, when the slot is recorded
         # Host candidates only unless the show names STUN/TURN servers (phones on 4G behind NAT).
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[RTCIceServer(**s.for_peer()) for s in ice_servers]))
         self.pc.on("track", self._on_track)
@@ -103,6 +106,8 @@ class PhonePeer:
         self.reason = reason
         for task in self._tasks:
             task.cancel()
+        if self.iso is not None:
+            await asyncio.to_thread(self.iso.close)   # the file ends cleanly (joins its writer thread)
         try:
             await self.pc.close()
         except Exception:   # a half-open DTLS transport may fail to say goodbye; it is gone either way
@@ -168,6 +173,7 @@ class PhonePeer:
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "video":
+            self._record_iso(track)
             self._tasks.append(asyncio.ensure_future(self._video(track)))
         elif track.kind == "audio":
             self._tasks.append(asyncio.ensure_future(self._audio(track)))
@@ -204,6 +210,23 @@ class PhonePeer:
             if size != (frame.width, frame.height):   # type: ignore[union-attr]
                 size = (frame.width, frame.height)    # type: ignore[union-attr]
                 slot.set_input(size[0], size[1], (self.codecs.get("video") or "").lower() or None)
+                if self.iso is not None and self.iso.size is None and self.iso.codec is not None:
+                    self.iso.set_size(*size)
+                    slot.iso_file, slot.iso_started = str(self.iso.path), time.time()
+
+    def _record_iso(self, track: MediaStreamTrack) -> None:
+        """When the slot is recorded, copy this connection's encoded video to a file of its own."""
+        target = self.slot.iso_target
+        if target is None:
+            return
+        receiver = next((t.receiver for t in self.pc.getTransceivers() if t.receiver.track is track), None)
+        template, show, base_dir = target
+        writer = IsoWriter(fill_path(template, show, base_dir, source=self.slot.name))
+        if receiver is not None and tee_video(receiver, writer):
+            self.iso = writer
+        else:
+            writer.close()
+            log.warning("phone %s: this aiortc cannot hand over encoded frames; not recorded on its own", self.slot.name)
 
     async def _audio(self, track: MediaStreamTrack) -> None:
         slot = self.slot

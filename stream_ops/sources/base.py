@@ -57,6 +57,11 @@ class SourceSlot:
         self._audio_len = 0
         self._audio_primed = False
         self._listeners: list[StateListener] = []
+        # ISO recording: where this source's feed is copied as it arrives (set by
+        # `Source.record_iso`), the file being written and when its first frame came.
+        self.iso_target: tuple[str, str, Path] | None = None   # (path template, show name, base dir)
+        self.iso_file: str | None = None
+        self.iso_started = 0.0            # time.time()
         # In-process pictures (test, colour, image) cannot die; a starved generator
         # thread on a busy machine must not put a "no signal" slate on air.
         self.static = False
@@ -171,6 +176,7 @@ class SourceSlot:
             "has_audio": self.has_audio,
             "gain_db": self.gain_db,
             "muted": self.muted,
+            "iso_file": self.iso_file,
             **self.extra,
         }
 
@@ -186,8 +192,6 @@ class Source:
         self.slot = slot
         self.config = slot.config
         self.emit = emit        # emit(message, level=...) -> operator event log
-        self.iso_file: Path | None = None   # the ISO recording being written, if this source is recorded
-        self.iso_started = 0.0              # time.time() of that recording's first frame
 
     def start(self) -> None:
         raise NotImplementedError
@@ -196,5 +200,5 @@ class Source:
         raise NotImplementedError
 
     def record_iso(self, template: str, show: str, base_dir: Path) -> None:
-        """Also record the feed on its own, as it arrives; kinds that can say so override this."""
-        raise NotImplementedError(f"source kind {self.config.kind} cannot be recorded on its own")
+        """Also record the feed on its own, as it arrives (config.ISO_KINDS; the feeder writes it)."""
+        self.slot.iso_target = (template, show, base_dir)

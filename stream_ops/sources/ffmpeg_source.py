@@ -65,18 +65,14 @@ class FfmpegSource(Source):
         self._stderr_done = threading.Event()
         self.restarts = 0
         self.jitter = JitterBuffer() if cfg.kind == "pull" else None
-        self._iso: tuple[str, str, Path] | None = None    # (template, show, base_dir)
         self._jitter_cond = threading.Condition()
         self._pacer: threading.Thread | None = None
 
-    def record_iso(self, template: str, show: str, base_dir: Path) -> None:
-        """Each child also writes the feed, copied, to a file of its own (a new one per connection)."""
-        self._iso = (template, show, base_dir)
-
     def _iso_path(self) -> Path | None:
-        if self._iso is None:
+        """Each child also writes the feed, copied, to a file of its own (a new one per connection)."""
+        if self.slot.iso_target is None:
             return None
-        template, show, base_dir = self._iso
+        template, show, base_dir = self.slot.iso_target
         path = unused(fill_path(template, show, base_dir, source=self.slot.name))
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
@@ -258,8 +254,7 @@ class FfmpegSource(Source):
                     self._deliver("video", np.frombuffer(memoryview(packet), np.uint8).reshape(slot.height * 3 // 2, slot.width), pts)
                     if not got and iso is not None:
                         # The child opens its outputs once the feed is probed: the file exists now.
-                        self.iso_file, self.iso_started = iso, time.time()
-                        slot.extra["iso_file"] = str(iso)
+                        slot.iso_file, slot.iso_started = str(iso), time.time()
                         self.emit(f"单路录制 source {slot.name}: ISO recording to {iso}")
                     got = True
                 elif kind == "audio":
