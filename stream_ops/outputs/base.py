@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 QUEUE_SECONDS = 4.0          # this much program may wait for a slow target before it drops
 # "live" = bytes delivered within this window. The encoder sends every 33 ms and push
 # children report every 0.25 s, so a healthy output never goes this long without
-# progress; with the delivery buffers bounded (push.py), a vanished target leaves
-# "live" within ~1.5 s.
+# progress; as delivery is counted where the target acknowledges it (push.py), a
+# vanished target leaves "live" within ~1.2 s.
 LIVE_WINDOW_S = 1.0
 RATE_WINDOW_S = 2.0          # kbps is averaged over the deliveries of this window
 BACKOFF_START_S = 0.5
