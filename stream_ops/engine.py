@@ -210,8 +210,9 @@ class Engine:
         out = self.outputs[name]
         if out.desired != "running":
             out.start()
-            how = "自动开始推流 autostart" if actor == "system" else "开始推流 start"
-            self._emit_log(f"{how} output {name}", actor=actor)
+            auto = actor == "system"
+            self._emit_log(f"{'自动开始推流 autostart' if auto else '开始推流 start'} output {name}", actor=actor,
+                           en=f"{'autostart' if auto else 'start'} output {name}")
 
     def stop_output(self, name: str, actor: str = "operator") -> None:
         out = self.outputs[name]

@@ -159,6 +159,7 @@ class SourceState(Event):
     bitrate_kbps: float = doc("phones only: kbit/s received", None)
     rtt_ms: float | None = doc("phones only: round-trip time", None)
     packets_lost: int = doc("phones only: packets lost so far", None)
+    iso_file: str | None = doc("the file this source's feed is recorded to as it arrives (`iso:`), or null", None)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -121,7 +121,8 @@ class RecordOutput(Output):
     def info(self) -> dict[str, Any]:
         """As every output, plus `file`: the file being (or last) written, the template filled in."""
         data = super().info()
-        data["file"] = str(self.path) if self.path else None
+        if self.path:
+            data["file"] = str(self.path)
         return data
 
 

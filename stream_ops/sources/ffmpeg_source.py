@@ -255,7 +255,8 @@ class FfmpegSource(Source):
                     if not got and iso is not None:
                         # The child opens its outputs once the feed is probed: the file exists now.
                         slot.iso_file, slot.iso_started = str(iso), time.time()
-                        self.emit(f"单路录制 source {slot.name}: ISO recording to {iso}")
+                        self.emit(f"单路录制 source {slot.name}: ISO recording to {iso}",
+                                  en=f"source {slot.name}: ISO recording to {iso}")
                     got = True
                 elif kind == "audio":
                     samples = np.frombuffer(memoryview(packet), np.int16)
