@@ -103,3 +103,25 @@ def test_stopped_output_and_recording_show_the_truth(tmp_path: Path) -> None:
     finally:
         receiver.stop()
         show.stop()
+
+
+def test_recording_on_a_full_disk_leaves_live(tmp_path: Path) -> None:
+    """A file output's target going away is its disk filling up: not live, 0 kbps, and why."""
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=384k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("needs a small tmpfs (mount) to fill up")
+    try:
+        show = ShowProcess(tmp_path, show_yaml(f'      rec: {{kind: file, path: "{disk}/rec.ts", autostart: true}}')
+                           .replace('kind: color, color: "#0000ff"', "kind: test"))
+        try:
+            wait_until(lambda: show.output("rec")["state"] == "live", 20, message="recording live")
+            out = wait_until(lambda: (lambda o: o if o["state"] != "live" else None)(show.output("rec")), 60,
+                             interval=0.1, message="recording not live once the disk is full")
+            assert out["kbps"] == 0 and out["uptime_s"] == 0 and "No space left" in (out["error"] or ""), out
+        finally:
+            show.stop()
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)

@@ -165,9 +165,17 @@ def tcp_unacked(pid: int) -> int:
     cannot tell (not Linux, child gone).
     """
     try:
-        inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")}
+        fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
         return 0
+    inodes: set[str] = set()
+    for fd in fds:
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:       # closed since the listing (the listing's own descriptor, for one)
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
     unacked = 0
     for table in ("tcp", "tcp6"):
         try:
