@@ -100,7 +100,10 @@ def test_hls_pull_shows_its_picture_without_flapping(tmp_path: Path) -> None:
         """)
         watch = StateWatch(show, "site")
         wait_until(lambda: show.source("site")["state"] == "live", 30, message="HLS source live")
-        wait_until(lambda: show.output("p")["state"] == "live", 30, message="program reaching the target")
+        try:
+            wait_until(lambda: show.output("p")["state"] == "live", 30, message="program reaching the target")
+        except AssertionError as exc:   # say whether the target (an ffmpeg listener) or the output failed
+            raise AssertionError(f"{exc}; output {show.output('p')}; receiver exit code {receiver.proc.poll()}") from None
         wait_until(lambda: receiver.sees("yellow"), 30, message="HLS picture at the target")
         time.sleep(4)   # past the first bursts, while the buffer learns the segment rhythm
         start = time.monotonic()
