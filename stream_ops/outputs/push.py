@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import time
 from collections import deque
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -20,6 +21,9 @@ from .. import ffmpeg
 from ..kinds import Key, Kind, text
 from . import srt_relay
 from .base import Output, TsMuxer
+
+
+SRT_GIVE_UP_S = 2.5     # an SRT session whose receiver acknowledged nothing this long is restarted
 
 
 class _PipeSink:
@@ -77,6 +81,12 @@ class PushOutput(Output):
                 packet = self.take(0.25)
                 if packet is not None:
                     muxer.mux(packet)
+                if relay is not None and self._session_bytes and time.monotonic() - self.bytes_at > SRT_GIVE_UP_S:
+                    # The receiver stopped acknowledging: start over now rather than after
+                    # libsrt's 5 s peer-idle timeout, so a returning target is found sooner.
+                    self.error = f"目标无应答 SRT target acknowledged nothing for {SRT_GIVE_UP_S:.1f} s"
+                    proc.kill()
+                    break
         except (BrokenPipeError, OSError, ValueError) as exc:
             self.error = self._last_error() or f"target closed ({exc.__class__.__name__})"
         except Exception as exc:   # av errors from a broken pipe surface as av.FFmpegError
