@@ -18,13 +18,11 @@ import subprocess
 import threading
 import time
 from collections import deque
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import av
 import numpy as np
-
-from urllib.parse import urlsplit
-
-from pathlib import Path
 
 from .. import ffmpeg
 from ..config import Secret
