@@ -215,7 +215,7 @@ def main() -> None:
         on_air(args)
         return
     from servers import free_port
-    from stream_ops.jobfair.store import open_store
+    from stream_ops.jobfair.stores import open_store
 
     pg = None
     if args.store == "postgres" or args.kill == "postgres":

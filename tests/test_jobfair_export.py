@@ -347,7 +347,7 @@ def test_export_reads_a_postgresql_store(tmp_path: Path, postgres_url: str, caps
     import dataclasses
 
     from stream_ops.config import Secret
-    from stream_ops.jobfair.store import open_store
+    from stream_ops.jobfair.stores import open_store
 
     fair, _ = check_jobfair(fair_data(), tmp_path)
     fair = dataclasses.replace(fair, store=Secret(postgres_url))

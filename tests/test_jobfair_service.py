@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from stream_ops.jobfair import stats
 from stream_ops.jobfair.model import ApplySettings, JobFair, load_fair_file
 from stream_ops.jobfair.service import JobFairService
-from stream_ops.jobfair.store import NewApplication, ViewerSample, new_withdraw_code, open_store
+from stream_ops.jobfair.store import NewApplication, ViewerSample, new_withdraw_code
+from stream_ops.jobfair.stores import open_store
 from stream_ops.refusal import Refusal
 
 FAIR_FILE = Path(__file__).resolve().parent.parent / "scenes" / "fair" / "fair.yaml"

@@ -12,7 +12,8 @@ from typing import Callable, Iterator
 import pytest
 
 from stream_ops.jobfair.store import (NewApplication, PlatformTotal, Store, ViewerSample, Visit, new_withdraw_code,
-                                      open_store, salted_hash)
+                                      salted_hash)
+from stream_ops.jobfair.stores import open_store
 from stream_ops.jobfair.store_sql import MIGRATIONS, SCHEMA_VERSION, SQLITE
 
 ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.slow)]

@@ -20,7 +20,8 @@ from stream_ops.jobfair.report import (
     summary_rows,
 )
 from stream_ops.jobfair.report_html import notes, render_html
-from stream_ops.jobfair.store import DB_NAME, Store, StoreUnavailable, open_store
+from stream_ops.jobfair.store import DB_NAME, Store, StoreUnavailable
+from stream_ops.jobfair.stores import open_store
 
 
 

@@ -24,7 +24,8 @@ from ..refusal import Refusal
 from .model import JobFair
 from .stats import TOTAL_METRICS, Figures, iso as _iso
 from .store import (NewApplication, PlatformTotal, Store, StoreUnavailable, ViewerSample, Visit, canonical_code,
-                    new_withdraw_code, open_store, salted_hash, CODE_ALPHABET)
+                    new_withdraw_code, salted_hash, CODE_ALPHABET)
+from .stores import open_store
 from .viewers import Poller, PollerState, make_poller
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 Two engines implement it fully: `SqliteStore` (sqlite_store.py, the embedded default at
 `data_dir/stream-ops.sqlite3`) and `PostgresStore` (postgres_store.py, for several
-public-service processes on several hosts). `open_store(url, data_dir)` picks one from
+public-service processes on several hosts). `stores.open_store(url, data_dir)` picks one from
 the show file's `jobfair.store`. Callers (the service, the export) only see `Store`.
 
 Contract every engine keeps:
@@ -18,7 +18,6 @@ import abc
 import hashlib
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Hashable, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
@@ -283,29 +282,3 @@ def redact_url(url: str) -> str:
     host = parts.hostname or ""
     netloc = f"{parts.username or ''}:****@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def _reveal(value: Any) -> str | None:
-    """A config Secret's real value (its str() is ****), or a plain string."""
-    if value is None:
-        return None
-    reveal = getattr(value, "reveal", None)
-    return reveal() if callable(reveal) else str(value)
-
-
-def open_store(url: Any = None, data_dir: Path | str = ".", password: Any = None,
-               *, must_exist: bool = False) -> Store | None:
-    """The show's store: SQLite at `data_dir/stream-ops.sqlite3` by default, PostgreSQL for a
-    postgresql:// URL (`password` overrides one in the URL). `must_exist`: return None instead
-    of creating an SQLite file (an export must not create a store)."""
-    url_s, pw = _reveal(url), _reveal(password)
-    if not url_s:
-        path = Path(data_dir) / DB_NAME
-        if must_exist and not path.exists():
-            return None
-        from .sqlite_store import SqliteStore
-        return SqliteStore(path)
-    if is_postgres_url(url_s):
-        from .postgres_store import PostgresStore
-        return PostgresStore(url_s, pw)
-    raise ValueError(f"store: {redact_url(url_s)} is not a postgresql:// URL")
