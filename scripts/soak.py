@@ -954,7 +954,8 @@ class Soak:
         load = {"load1_mean": _mean([r["load1"] for r in rows if r["t"] >= self.warm]),
                 "load1_max": max((r["load1"] for r in rows), default=None),
                 "busy_cores_mean": _mean(busy), "show_cores_mean": _mean(showc), "peers_cores_mean": _mean(soakc),
-                "others_cores_mean": _mean([b - s - p for b, s, p in zip(busy, showc, soakc)]),
+                # sampling noise can make this slightly negative when nothing else runs
+                "others_cores_mean": max(0.0, _mean([b - s - p for b, s, p in zip(busy, showc, soakc)]) or 0.0),
                 "cores": os.cpu_count()}
         timeline = []
         step = max(1, len(rows) // 30)
@@ -1111,8 +1112,9 @@ def render(r: dict[str, Any], label: str) -> str:
            f"- **Other load**: load average {_fmt(ld['load1_mean'])} mean (max {_fmt(ld['load1_max'])}) on "
            f"{ld['cores']} cores; the machine was busy {_fmt(ld['busy_cores_mean'])} cores on average, of which the "
            f"show's tree {_fmt(ld['show_cores_mean'])}, the soak and its peers {_fmt(ld['peers_cores_mean'])}, and "
-           f"**everything else {_fmt(ld['others_cores_mean'])}**. Timings on a machine whose cores are all taken "
-           "measure the machine as much as stream-ops.\n",
+           f"**everything else {_fmt(ld['others_cores_mean'])}**. The load average counts every thread waiting "
+           "for a core, the show's and the peers' included: above the number of cores, work was queueing. Timings "
+           "on a machine whose cores are all taken measure the machine as much as stream-ops.\n",
            "## Against the goals\n", "| figure | measured | goal | |", "|---|---|---|---|"]
     out += [f"| {a} | {b} | {c} | {verdict(d)} |" for a, b, c, d in summarize(r)]
     out += ["", "## Outputs: each target killed and restored\n",
@@ -1263,7 +1265,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warm", type=float, help="warm-up seconds before the first fault (default 10%% of the run, 25–60 s)")
     ap.add_argument("--settle", type=float, help="seconds with every peer back at the end (default 10%%, 30–90 s)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder (show file, log, recordings)")
+    ap.add_argument("--from-json", help="no run: write the report again from a run's JSON (e.g. after editing its notes)")
     args = ap.parse_args(argv)
+    if args.from_json:
+        result = json.loads(Path(args.from_json).read_text("utf-8"))
+        result["notes"] = existing_notes(Path(args.out))
+        Path(args.out).write_text(render(result, result.get("label") or "", ), "utf-8")
+        log(f"wrote {args.out} from {args.from_json}")
+        return 0
     if args.minutes * 60 < 120:
         ap.error("--minutes must be at least 2")
     out = Path(args.out)
