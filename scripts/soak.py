@@ -443,7 +443,7 @@ def thread_names(pid: int) -> dict[str, int]:
     except (OSError, subprocess.TimeoutExpired):
         return {}
     names: dict[str, int] = {}
-    for m in re.finditer(r'^Thread (?:0x[0-9A-Fa-f]+|\d+) \(\w+\): "([^"]*)"', out, re.M):
+    for m in re.finditer(r'^Thread (?:0x[0-9A-Fa-f]+|\d+) \([^)]*\): "([^"]*)"', out, re.M):
         key = re.sub(r"\d+", "#", m.group(1))
         names[key] = names.get(key, 0) + 1
     return dict(sorted(names.items()))
