@@ -31,6 +31,10 @@ LIVE_WINDOW_S = 1.0
 RATE_WINDOW_S = 2.0          # kbps is averaged over the deliveries of this window
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 5.0
+# For the first minute after a target is lost, retry at least every 2 s: a platform or
+# gateway that restarts is found again within ~2.5 s (the soak's goal is 5 s); a target
+# gone for longer is tried every 5 s, so a dead platform costs little.
+BACKOFF_FIRST_MINUTE_MAX_S = 2.0
 # ffmpeg errors that no retry can fix: the output is "failed" until the operator starts it again.
 PERMANENT_ERRORS = ("protocol not found", "no such file", "permission denied",
                     "unknown encoder", "invalid data found when processing input")
@@ -162,6 +166,7 @@ class Output:
 
     def _run(self) -> None:
         backoff = BACKOFF_START_S
+        lost_at = time.monotonic()
         while not self._stop.is_set():
             self._set_state("connecting" if self.sessions == 0 or self.state == "idle" else "reconnecting")
             self.reset_queue()
@@ -180,13 +185,15 @@ class Output:
                 self._set_state("failed")
                 self.emit_log(f"推流失败 output {self.name} failed: {self.error}", level="error")
                 return
-            if time.monotonic() - started > 10:
+            if time.monotonic() - started > 10:   # it had been up: a fresh loss
                 backoff = BACKOFF_START_S
+                lost_at = time.monotonic()
             self.reconnects += 1
             self._set_state("reconnecting")
             self.emit_log(f"推流重连 output {self.name}: {self.error or 'connection lost'}; {backoff:.1f} 秒后重试 retrying in {backoff:.1f} s", level="warning", en=f"output {self.name}: {self.error or 'connection lost'}; retrying in {backoff:.1f} s")
             self._stop.wait(backoff)
-            backoff = min(backoff * 2, BACKOFF_MAX_S)
+            cap = BACKOFF_FIRST_MINUTE_MAX_S if time.monotonic() - lost_at < 60 else BACKOFF_MAX_S
+            backoff = min(backoff * 2, cap)
 
     def _session(self) -> None:
         raise NotImplementedError

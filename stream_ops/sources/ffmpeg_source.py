@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 
 STALL_RESTART_S = 6.0     # a live child that delivers nothing this long is restarted
 BACKOFF_MAX_S = 30.0
+# A pull source whose feed was live retries fast for a minute (a server restart is found
+# within ~1 s), then backs off towards BACKOFF_MAX_S so a dead URL costs nothing.
+PULL_RETRY_FIRST_S = 0.25
+PULL_FIRST_MINUTE_MAX_S = 1.0
 SOURCE_NICE = 5
 
 
@@ -153,6 +157,7 @@ class FfmpegSource(Source):
 
     def _supervise(self) -> None:
         backoff = 1.0
+        lost_at = float("-inf")
         listen_backoff = 0.2
         reported: str | None = None
         while not self._stop.is_set():
@@ -183,10 +188,13 @@ class FfmpegSource(Source):
                 delay = listen_backoff
                 listen_backoff = min(listen_backoff * 2, 5.0)
             else:
-                if lived > 10:
+                if got_frames:
+                    backoff, lost_at = PULL_RETRY_FIRST_S, time.monotonic()
+                elif lived > 10:
                     backoff = 1.0
                 delay = backoff
-                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                cap = PULL_FIRST_MINUTE_MAX_S if time.monotonic() - lost_at < 60 else BACKOFF_MAX_S
+                backoff = min(backoff * 2, cap)
             self.restarts += 1
             self._stop.wait(delay)
         self.slot.set_state("idle")
