@@ -210,3 +210,8 @@ class ShowConfig:
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
+    @property
+    def data_path(self) -> Path:
+        """`data_dir` resolved: relative to the show file's folder (the store, journals)."""
+        return self.data_dir if self.data_dir.is_absolute() else self.base_dir / self.data_dir

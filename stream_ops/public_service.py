@@ -52,13 +52,8 @@ def service_for(config: Any) -> Any:
     from .jobfair.service import JobFairService
 
     fair = config.jobfair
-    return JobFairService(fair, show_name=config.name, data_dir=data_dir_of(config),
+    return JobFairService(fair, show_name=config.name, data_dir=config.data_path,
                           public_url=fair.apply.public_url, port=fair.apply.port)
-
-
-def data_dir_of(config: Any) -> Path:
-    d = config.data_dir
-    return d if d.is_absolute() else config.base_dir / d
 
 
 def uvicorn_config(app: Any, **kwargs: Any) -> Any:

@@ -168,7 +168,7 @@ def write_export(config: Any, out_dir: Path, data_dir: Path | None = None) -> li
     rundown: RundownConfig | None = getattr(config, "rundown", None)
     if rundown is None:
         return []
-    folder = Path(data_dir) if data_dir is not None else _data_dir(config)
+    folder = Path(data_dir) if data_dir is not None else config.data_path
     now = time.time()
     progress = rd.replay(rundown, Journal(folder / JOURNAL_NAME).read(), now)
     fair = getattr(config, "jobfair", None)
@@ -183,6 +183,3 @@ def write_export(config: Any, out_dir: Path, data_dir: Path | None = None) -> li
     return [path]
 
 
-def _data_dir(config: Any) -> Path:
-    d = Path(config.data_dir)
-    return d if d.is_absolute() else Path(config.path).parent / d

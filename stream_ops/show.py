@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from .config import GAIN_DB_MAX, GAIN_DB_MIN, TRANSITIONS, ShowConfig
@@ -83,9 +84,8 @@ class Show:
         self._ticker: asyncio.Task[None] | None = None
 
     @property
-    def data_dir(self):
-        d = self.config.data_dir
-        return d if d.is_absolute() else self.config.base_dir / d
+    def data_dir(self) -> Path:
+        return self.config.data_path
 
     # --- life cycle ------------------------------------------------------
     async def start(self) -> None:

@@ -221,11 +221,6 @@ def _safe(text: str) -> str:
 
 # --------------------------------------------------------------------------- main
 
-def data_dir_of(config: Any) -> Path:
-    d = Path(config.data_dir)
-    return d if d.is_absolute() else Path(config.path).parent / d
-
-
 def main(config: Any, out_dir: Path, unmasked: bool = False) -> int:
     """Export the fair of `config` into `out_dir`; 0 on success, 1 when the show has no fair."""
     fair = getattr(config, "jobfair", None)
@@ -235,10 +230,10 @@ def main(config: Any, out_dir: Path, unmasked: bool = False) -> int:
               f"or export a show that has it.")
         return 1
     t0 = time.perf_counter()
-    db = data_dir_of(config) / DB_NAME
+    db = config.data_path / DB_NAME
     out_dir = Path(out_dir)
     try:
-        store = open_store(fair.store, data_dir_of(config), fair.store_password, must_exist=True)
+        store = open_store(fair.store, config.data_path, fair.store_password, must_exist=True)
     except StoreUnavailable as exc:
         print(f"错误 error: 无法打开数据库 cannot open the store: {exc}")
         return 1
