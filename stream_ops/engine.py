@@ -177,7 +177,7 @@ class Engine:
         else:
             self.transition = None
         self.program = scene
-        self._log_program(kind if kind == "fade" and duration_ms > 0 else "cut", duration_ms if kind == "fade" else 0)
+        self._log_program("fade" if fade else "cut", duration_ms if fade else 0)
         self.bus.publish_threadsafe("program", scene=scene, previous=old, transition=kind, duration_ms=duration_ms, actor=actor)
         self._emit_log(f"节目 program {old} → {scene}（{'淡化 fade ' + str(duration_ms) + ' ms' if kind == 'fade' else '切 cut'}）", actor=actor, en=f"program {old} → {scene} ({'fade ' + str(duration_ms) + ' ms' if kind == 'fade' else 'cut'})")
         if scene == self.preview and old != scene:

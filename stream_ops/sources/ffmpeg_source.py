@@ -253,7 +253,9 @@ class FfmpegSource(Source):
                     continue
                 self._last_packet = time.monotonic()
                 kind = packet.stream.type
-                pts = float(packet.pts * packet.time_base) if packet.pts is not None and packet.time_base else None
+                # Only the playout buffer (pull sources) needs the timestamp; push sources skip the arithmetic.
+                pts = (float(packet.pts * packet.time_base)
+                       if self.jitter is not None and packet.pts is not None and packet.time_base else None)
                 if kind == "video":
                     if packet.size != frame_bytes:
                         continue   # never trust a malformed frame
