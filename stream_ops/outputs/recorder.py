@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,6 @@ from ..recordings import fill_path
 from .base import Output, TsMuxer
 
 FSYNC_EVERY_S = 1.0
-
-
-def recording_path(template: str, show: str, name: str, base_dir: Path, start: datetime | None = None) -> Path:
-    """Fill {show}, {name}, {start:%Y%m%d-%H%M%S}; relative paths are under the show file's folder."""
-    return fill_path(template, show, base_dir, start, name=name)
 
 
 class _FileSink:
@@ -96,8 +90,8 @@ class RecordOutput(Output):
 
     def _session(self) -> None:
         # Resolved, so the panel shows the real file (not "show/../recordings/{start:…}").
-        self.path = recording_path(self.config.path or "recording-{start:%Y%m%d-%H%M%S}.ts", self.show_name, self.name,
-                                   self.base_dir)
+        self.path = fill_path(self.config.path or "recording-{start:%Y%m%d-%H%M%S}.ts", self.show_name, self.base_dir,
+                              name=self.name)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.new_session_bytes()
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
