@@ -247,17 +247,9 @@ def _socket(ep: Endpoint) -> Callable[[WebSocket], Awaitable[None]]:
 
 
 def to_routes(endpoints: tuple[Endpoint, ...]) -> list[BaseRoute]:
-    routes: list[BaseRoute] = []
-    by_path: dict[str, list[Endpoint]] = {}
-    for ep in endpoints:
-        if ep.method == "WS":
-            routes.append(WebSocketRoute(ep.path, _socket(ep)))
-        else:
-            by_path.setdefault(ep.path, []).append(ep)
-    for path, eps in by_path.items():
-        for ep in eps:
-            routes.append(Route(path, _http(ep), methods=[ep.method]))
-    return routes
+    # Starlette tries routes in order and answers 405 only when a path matched with another method.
+    return [WebSocketRoute(ep.path, _socket(ep)) if ep.method == "WS" else Route(ep.path, _http(ep), methods=[ep.method])
+            for ep in endpoints]
 
 
 def studio_routes() -> list[BaseRoute]:
