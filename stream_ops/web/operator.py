@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 
 from ..refusal import Refusal
 from .body import bounded_int
@@ -232,7 +232,3 @@ async def phone_takeover(request: Request, body: dict[str, Any]) -> Any:
     hub, name = _hub(request), _phone_name(request)
     hub.set_takeover(name, body["allow"])
     return {"name": name, "takeover": hub.takeover[name]}
-
-
-def json_answer(result: Any, status: int = 200) -> Response:
-    return result if isinstance(result, Response) else JSONResponse(result, status)
