@@ -95,6 +95,7 @@ def test_validate_canvas_problems_at_their_lines(tmp_path):
     assert res.returncode == 1 and "Traceback" not in res.stdout + res.stderr
     lines = res.stdout.splitlines()
     assert any(l.startswith(f"{show}:11:38: rect [0, 0, 1280, 720] goes 560 px past the right edge of the 720x1280")
+               and l.endswith("(x + w = 1280; make w at most 720)")
                for l in lines), lines
     assert any(l.startswith(f"{show}:12:7: no canvas named 'vertical'") for l in lines), lines
-    assert any(l.startswith(f"{show}:14:46: no canvas named 'portait' (did you mean 'portrait'?)") for l in lines), lines
+    assert any(l.startswith(f"{show}:14:44: no canvas named 'portait' (did you mean 'portrait'?)") for l in lines), lines
