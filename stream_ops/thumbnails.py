@@ -10,7 +10,7 @@ the full-size frame is never converted to RGB.
 Targets are named `source:NAME`, `preview` and `program` (the main canvas), and
 `preview@CANVAS`, `program@CANVAS` for every other canvas (a portrait one). Clients read
 `latest(target)` -> (seq, jpeg) and are woken by `watch()` listeners; how they
-send (WebSocket, single JPEG) is the web layer's business (panel/web.py).
+send (WebSocket, single JPEG) is the web layer's business (web/panel.py).
 """
 from __future__ import annotations
 
