@@ -3,7 +3,7 @@
 Work stays in C or in vectorized numpy on the pixels a layer covers: a source
 picture is scaled with libswscale only when it changed (cached per frame), plain
 copies go straight into the canvas planes, overlays are blended from patches
-converted once. One compositor per canvas size (program; preview thumbnails).
+converted once. One compositor per canvas and size (each canvas's program; preview thumbnails).
 """
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from . import frames
-from .config import LayerConfig, Rect, ShowConfig
+from .config import MAIN_CANVAS, LayerConfig, Rect, ShowConfig
 from .fonts import cjk_font
+from .layouts import scene_layers
 from .overlays import Overlay, blend, overlay_class
 from .sources.base import SourceSlot
 from .transitions import fade_weight
@@ -44,12 +45,15 @@ class Compositor:
     """Renders scenes of one show at one canvas size."""
 
     def __init__(self, config: ShowConfig, slots: dict[str, SourceSlot], width: int, height: int,
-                 context: Callable[[], dict[str, Any]] = dict) -> None:
+                 context: Callable[[], dict[str, Any]] = dict, canvas: str = MAIN_CANVAS) -> None:
         self.config = config
         self.slots = slots
+        self.canvas = canvas          # whose layouts it draws (rects in that canvas's pixels)
+        base = config.all_canvases()[canvas]
+        self.base_width, self.base_height = base.width, base.height
         self.width, self.height = width & ~1, height & ~1
-        self.sx = self.width / config.video.width
-        self.sy = self.height / config.video.height
+        self.sx = self.width / base.width
+        self.sy = self.height / base.height
         self.context = context
         self._plans: dict[str, list[SourceLayer | Overlay]] = {}
         self._slates: dict[tuple[str, int, int], np.ndarray] = {}
@@ -59,8 +63,8 @@ class Compositor:
     def plan(self, scene: str) -> list[SourceLayer | Overlay]:
         if scene not in self._plans:
             items: list[SourceLayer | Overlay] = []
-            full = Rect(0, 0, self.config.video.width, self.config.video.height)
-            for layer in self.config.scenes[scene].layers:
+            full = Rect(0, 0, self.base_width, self.base_height)
+            for layer in scene_layers(self.config, scene, self.canvas):
                 rect = even_rect((layer.rect or full).scaled(self.sx, self.sy), self.width, self.height)
                 if layer.kind == "source":
                     items.append(SourceLayer(layer, rect, self.slots[layer.source or ""]))

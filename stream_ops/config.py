@@ -62,6 +62,27 @@ class VideoSettings:
     preset: str = "veryfast"
 
 
+MAIN_CANVAS = "main"          # the canvas `video:` describes
+MAIN_LABEL = "横屏"
+
+
+@dataclass(frozen=True)
+class CanvasConfig:
+    """A picture the show composes and encodes once: `main` (from `video:`) or one of `canvases:`.
+
+    fps, keyframe interval and preset are the show's (`video:`): every canvas ticks on one clock."""
+
+    name: str
+    width: int
+    height: int
+    bitrate_kbps: int
+    label: str = ""
+
+    def video(self, shared: VideoSettings) -> VideoSettings:
+        """The encoder settings of this canvas: its size and bitrate, the rest shared."""
+        return VideoSettings(self.width, self.height, shared.fps, self.bitrate_kbps, shared.keyframe_s, shared.preset)
+
+
 @dataclass(frozen=True)
 class AudioSettings:
     sample_rate: int = 44100
@@ -109,6 +130,8 @@ class SceneConfig:
     layers: tuple[LayerConfig, ...]
     label: str = ""
     audio: tuple[str, ...] | None = None   # sources heard; None = sources visible in the scene
+    layouts: dict[str, tuple[LayerConfig, ...]] = field(default_factory=dict)  # extra canvas -> its layers
+    focus: tuple[float, float] | None = None   # x, y fractions of the main source a derived crop centres on
 
     def visible_sources(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(l.source for l in self.layers if l.kind == "source" and l.source))
@@ -127,6 +150,7 @@ class OutputConfig:
     platform: str = ""              # channels / douyin / bilibili / kuaishou / youtube / gateway / record ...
     label: str = ""
     autostart: bool = False
+    canvas: str = MAIN_CANVAS       # the canvas whose encode this output carries
     options: dict[str, Any] = field(default_factory=dict)  # a kind's keys with no field here
 
     def target_url(self) -> str:
@@ -206,6 +230,12 @@ class ShowConfig:
     jobfair: Any = None             # stream_ops.jobfair.model.JobFair when the show has a `jobfair:` section
     rundown: Any = None             # stream_ops.rundown.RundownConfig when the show has a `rundown:` section
     iso: IsoConfig | None = None    # `iso:` section: per-source recordings
+    canvases: dict[str, CanvasConfig] = field(default_factory=dict)   # `canvases:`: the extra ones (not main)
+
+    def all_canvases(self) -> dict[str, CanvasConfig]:
+        """Every canvas in show-file order, main first."""
+        main = CanvasConfig(MAIN_CANVAS, self.video.width, self.video.height, self.video.bitrate_kbps, MAIN_LABEL)
+        return {MAIN_CANVAS: main, **self.canvases}
 
     @property
     def base_dir(self) -> Path:

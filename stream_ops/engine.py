@@ -1,11 +1,16 @@
-"""The media engine: source slots, the program clock, one encode, the outputs.
+"""The media engine: source slots, the program clock, one encode per canvas, the outputs.
+
+A `Canvas` is one picture the show composes (main, from `video:`; portrait...): its own
+program, preview and transition, compositor, encoder and outputs. Sources are decoded
+once and drawn on every canvas.
 
 Threads, and why:
 - clock: ticks at the show's fps on the monotonic clock, applies queued commands
-  at the frame boundary, composites program (and a fade when one runs) and mixes
-  audio. It never waits for a source: a stale one draws its slate.
-- encoder: x264 + AAC in PyAV (releases the GIL), then hands each packet to every
-  output's bounded queue (`Output.offer`, never blocks).
+  at the frame boundary, composites every canvas's program (and a fade when one
+  runs) and mixes audio once. It never waits for a source: a stale one draws its slate.
+- encoder, one per canvas: x264 + AAC in PyAV (releases the GIL), then hands each
+  packet to its canvas's outputs' bounded queues (`Output.offer`, never blocks). One
+  thread each, so a slow portrait encode cannot make the main program late.
 - status: a few times a second, marks stale sources, refreshes output state,
   publishes levels (10/s) and engine figures (1/s) as events.
 Commands from the asyncio side arrive through `submit()` and come back as futures.
@@ -24,7 +29,7 @@ import numpy as np
 from . import frames
 from .audio import Mixer
 from .compositor import Compositor, slate_frame
-from .config import ShowConfig
+from .config import MAIN_CANVAS, CanvasConfig, ShowConfig
 from .editlist import ProgramEvent, ProgramLog
 from .encoder import Encoder
 from .events import EventBus
@@ -37,6 +42,46 @@ log = logging.getLogger(__name__)
 
 ENCODER_QUEUE = 4     # frames; beyond this the encoder is late and the clock drops
 KEYFRAME_ON_DEMAND_S = 0.5
+
+
+class Canvas:
+    """One canvas on air: what it shows (program, preview, transition), how (compositor,
+    encoder), where it goes (outputs) and its figures. The engine's clock drives it."""
+
+    def __init__(self, config: CanvasConfig, show: ShowConfig, slots: dict[str, SourceSlot],
+                 context: Callable[[], dict[str, Any]], program: str, preview: str) -> None:
+        self.config = config
+        self.name, self.label = config.name, config.label or config.name
+        self.width, self.height = config.width, config.height
+        self.program, self.preview = program, preview
+        self.transition: Transition | None = None
+        self.last_program: np.ndarray | None = None
+        self.compositor = Compositor(show, slots, self.width, self.height, context, canvas=self.name)
+        self.encoder = Encoder(config.video(show.video), show.audio)
+        self.outputs: dict[str, Output] = {}
+        self.program_log = ProgramLog(show.video.fps)   # the edit list its recordings write next to themselves
+        self.frames: queue.Queue[tuple[int, np.ndarray, np.ndarray] | None] = queue.Queue(ENCODER_QUEUE)
+        self.frames_out = 0
+        self.encoder_drops = 0        # frames the encoder could not take in time
+        self.render_errors = 0
+        self.max_gap_ms = 0.0
+        self.composite_ms = 0.0
+        self.encode_ms = 0.0
+        self.fps_window: list[float] = []
+
+    def transition_info(self, frame_index: int) -> dict[str, Any] | None:
+        t = self.transition
+        if t is None:
+            return None
+        return {"kind": t.kind, "from": t.from_scene, "to": t.to_scene, "progress": round(t.progress(frame_index), 2)}
+
+    def stats(self, late_frames: int) -> dict[str, Any]:
+        now = time.monotonic()
+        self.fps_window = [t for t in self.fps_window if now - t <= 2.0]
+        return {"fps": round(len(self.fps_window) / 2.0, 1), "frames": self.frames_out, "late_frames": late_frames,
+                "encoder_drops": self.encoder_drops, "render_errors": self.render_errors,
+                "max_gap_ms": round(self.max_gap_ms, 1), "composite_ms": round(self.composite_ms, 2),
+                "encode_ms": round(self.encode_ms, 2), "width": self.width, "height": self.height}
 
 
 class Engine:
@@ -58,49 +103,94 @@ class Engine:
         if config.iso:
             for name in config.iso.sources:
                 self.sources[name].record_iso(config.iso.path, config.name, config.base_dir)
-        self.program_log = ProgramLog(v.fps)     # the edit list recordings write next to themselves
-        self.encoder = Encoder(v, a)
+        scenes = list(config.scenes)
+        program = config.start_scene
+        preview = next((s for s in scenes if s != program), program)
+        self.canvases: dict[str, Canvas] = {
+            name: Canvas(cc, config, self.slots, context, program, preview)
+            for name, cc in config.all_canvases().items()}
+        self.main = self.canvases[MAIN_CANVAS]
+        self.linked = True            # a command without a canvas reaches every canvas
+        self.program_log = self.main.program_log     # the main program's edit list
         self.outputs: dict[str, Output] = {}
         for name, oc in config.outputs.items():
-            self.outputs[name] = output_class(oc.kind)(oc, self.encoder.templates, self._output_changed, self._emit_log,
-                                                       v.fps, show_name=config.name, base_dir=config.base_dir)
-            self.outputs[name].program_log = self.program_log
-        scenes = list(config.scenes)
-        self.program = config.start_scene
-        self.preview = next((s for s in scenes if s != self.program), self.program)
-        self.transition: Transition | None = None
-        self.compositor = Compositor(config, self.slots, self.width, self.height, context)
+            canvas = self.canvases[oc.canvas]
+            out = output_class(oc.kind)(oc, canvas.encoder.templates, self._output_changed, self._emit_log,
+                                        v.fps, show_name=config.name, base_dir=config.base_dir)
+            out.program_log = canvas.program_log
+            self.outputs[name] = canvas.outputs[name] = out
         self.mixer = Mixer(a.sample_rate, a.channels)
-        self._side_compositors: dict[tuple[int, int], Compositor] = {}
+        self._side_compositors: dict[tuple[str, int, int], Compositor] = {}
         self._side_lock = threading.Lock()
         self._commands: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]] = queue.SimpleQueue()
-        self._frames: queue.Queue[tuple[int, np.ndarray, np.ndarray] | None] = queue.Queue(ENCODER_QUEUE)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.running = False
         self.stopping = False         # set by stop(): sources going quiet then is not a lost signal
-        self.last_program: np.ndarray | None = None
         # figures
         self.frame_index = 0
         self.next_frame = 0           # the frame a command applied now first shows on
-        self.frames_out = 0
         self.late_frames = 0          # ticks the clock skipped because it was late
-        self.encoder_drops = 0        # frames the encoder could not take in time
-        self.render_errors = 0
-        self.max_gap_ms = 0.0
-        self._composite_ms = 0.0
-        self._encode_ms = 0.0
-        self._fps_window: list[float] = []
         self._last_levels: dict[str, Any] = {"program": {"peak_db": -90.0, "rms_db": -90.0}, "sources": {}}
+
+    # --- the main canvas, as before there were several ---------------------------------------
+    @property
+    def program(self) -> str:
+        return self.main.program
+
+    @program.setter
+    def program(self, scene: str) -> None:
+        self.main.program = scene
+
+    @property
+    def preview(self) -> str:
+        return self.main.preview
+
+    @preview.setter
+    def preview(self, scene: str) -> None:
+        self.main.preview = scene
+
+    @property
+    def transition(self) -> Transition | None:
+        return self.main.transition
+
+    @property
+    def last_program(self) -> np.ndarray | None:
+        return self.main.last_program
+
+    @property
+    def compositor(self) -> Compositor:
+        return self.main.compositor
+
+    @property
+    def encoder(self) -> Encoder:
+        return self.main.encoder
+
+    @property
+    def frames_out(self) -> int:
+        return self.main.frames_out
+
+    @property
+    def encoder_drops(self) -> int:
+        return self.main.encoder_drops
+
+    @property
+    def max_gap_ms(self) -> float:
+        return self.main.max_gap_ms
 
     # --- life cycle ---------------------------------------------------------------
     def start(self) -> None:
-        self._log_program("cut", 0)
+        for canvas in self.canvases.values():
+            self._log_program(canvas, "cut", 0)
         self.running = True
         for src in self.sources.values():
             src.start()
-        for target, name in ((self._clock, "clock"), (self._encode_loop, "encoder"), (self._status_loop, "status")):
-            t = threading.Thread(target=target, name=f"engine-{name}", daemon=True)
+        loops: list[tuple[Callable[..., None], str, tuple[Any, ...]]] = [(self._clock, "clock", ())]
+        loops += [(self._encode_loop, "encoder" if c is self.main else f"encoder-{c.name}", (c,))
+                  for c in self.canvases.values()]
+        loops.append((self._status_loop, "status", ()))
+        for target, name, args in loops:
+            t = threading.Thread(target=target, args=args, name=f"engine-{name}", daemon=True)
             t.start()
             self._threads.append(t)
 
@@ -124,13 +214,15 @@ class Engine:
                 log.exception("stopping source %s", src.slot.name)
                 problems.append(f"source {src.slot.name}: {exc}")
         self._stop.set()
-        try:
-            self._frames.put_nowait(None)
-        except queue.Full:
-            pass
+        for canvas in self.canvases.values():
+            try:
+                canvas.frames.put_nowait(None)
+            except queue.Full:
+                pass
         for t in self._threads:
             t.join(timeout=5)
-        self.encoder.close()
+        for canvas in self.canvases.values():
+            canvas.encoder.close()
         self.running = False
         return problems
 
@@ -157,54 +249,92 @@ class Engine:
             except Exception as exc:
                 fut.set_exception(exc)
 
-    def set_program(self, scene: str, kind: str = "cut", duration_ms: int = 0, actor: str = "operator") -> None:
+    def targets(self, canvas: str | None) -> list[Canvas]:
+        """The canvases a command reaches: the named one; without a name main, and every other when linked."""
+        if canvas is not None:
+            return [self.canvases[canvas]]
+        return list(self.canvases.values()) if self.linked else [self.main]
+
+    def set_program(self, scene: str, kind: str = "cut", duration_ms: int = 0, actor: str = "operator",
+                    canvas: str | None = None) -> None:
         """Put `scene` on program. When it was the preview, the old program becomes the
         preview (as on a vision mixer), so TAKE always has something to take."""
+        for c in self.targets(canvas):
+            self._set_program(c, scene, kind, duration_ms, actor)
+
+    def _set_program(self, c: Canvas, scene: str, kind: str, duration_ms: int, actor: str) -> None:
         fade = kind == "fade" and duration_ms > 0
-        if scene == self.program:
+        if scene == c.program:
             # Already there, or fading there: a fade goes on as it is; a cut ends it now.
-            if self.transition is not None and not fade:
-                old, self.transition = self.transition.from_scene, None
-                self.bus.publish_threadsafe("program", scene=scene, previous=old, transition="cut", duration_ms=0, actor=actor)
+            if c.transition is not None and not fade:
+                old, c.transition = c.transition.from_scene, None
+                self.bus.publish_threadsafe("program", scene=scene, previous=old, transition="cut", duration_ms=0,
+                                            actor=actor, canvas=c.name)
             return
-        old = self.program
-        running = self.transition
+        old = c.program
+        running = c.transition
         if fade and running is not None and running.from_scene == scene and not running.done(self.frame_index):
             # Taking back a fade still under way turns it round from the picture on air.
-            self.transition = running.reversed(self.frame_index, duration_ms, self.fps)
+            c.transition = running.reversed(self.frame_index, duration_ms, self.fps)
         elif fade:
-            self.transition = Transition.begin("fade", old, scene, self.frame_index, duration_ms, self.fps)
+            c.transition = Transition.begin("fade", old, scene, self.frame_index, duration_ms, self.fps)
         else:
-            self.transition = None
-        self.program = scene
-        self._log_program("fade" if fade else "cut", duration_ms if fade else 0)
-        self.bus.publish_threadsafe("program", scene=scene, previous=old, transition=kind, duration_ms=duration_ms, actor=actor)
-        self._emit_log(f"节目 program {old} → {scene}（{'淡化 fade ' + str(duration_ms) + ' ms' if kind == 'fade' else '切 cut'}）", actor=actor, en=f"program {old} → {scene} ({'fade ' + str(duration_ms) + ' ms' if kind == 'fade' else 'cut'})")
-        if scene == self.preview and old != scene:
-            self.set_preview(old, actor)
+            c.transition = None
+        c.program = scene
+        self._log_program(c, "fade" if fade else "cut", duration_ms if fade else 0)
+        self.bus.publish_threadsafe("program", scene=scene, previous=old, transition=kind, duration_ms=duration_ms,
+                                    actor=actor, canvas=c.name)
+        how_zh = f"淡化 fade {duration_ms} ms" if kind == "fade" else "切 cut"
+        how_en = f"fade {duration_ms} ms" if kind == "fade" else "cut"
+        where_zh = "" if c is self.main else f"{c.label} "
+        where_en = "" if c is self.main else f" on canvas {c.name}"
+        self._emit_log(f"{where_zh}节目 program {old} → {scene}（{how_zh}）", actor=actor,
+                       en=f"program{where_en} {old} → {scene} ({how_en})")
+        if scene == c.preview and old != scene:
+            self._set_preview(c, old, actor)
 
-    def _log_program(self, transition: str, duration_ms: int) -> None:
-        scene = self.config.scenes[self.program]
+    def _log_program(self, c: Canvas, transition: str, duration_ms: int) -> None:
+        scene = self.config.scenes[c.program]
         iso = {name: (slot.iso_file, slot.iso_started) for name in scene.visible_sources()
                if (slot := self.slots[name]).iso_file is not None}
-        self.program_log.add(ProgramEvent(self.next_frame, time.time(), self.program, scene.visible_sources(),
-                                          transition, duration_ms, iso))
+        c.program_log.add(ProgramEvent(self.next_frame, time.time(), c.program, scene.visible_sources(),
+                                       transition, duration_ms, iso))
 
-    def set_preview(self, scene: str, actor: str = "operator") -> None:
-        if scene != self.preview:
-            self.preview = scene
-            self.bus.publish_threadsafe("preview", scene=scene, actor=actor)
+    def set_preview(self, scene: str, actor: str = "operator", canvas: str | None = None) -> None:
+        for c in self.targets(canvas):
+            self._set_preview(c, scene, actor)
 
-    def take(self, kind: str = "cut", duration_ms: int = 0, actor: str = "operator") -> None:
+    def _set_preview(self, c: Canvas, scene: str, actor: str) -> None:
+        if scene != c.preview:
+            c.preview = scene
+            self.bus.publish_threadsafe("preview", scene=scene, actor=actor, canvas=c.name)
+
+    def take(self, kind: str = "cut", duration_ms: int = 0, actor: str = "operator", canvas: str | None = None) -> None:
         """Preview goes to program; the old program becomes the preview (swap)."""
-        if self.preview != self.program:
-            self.set_program(self.preview, kind, duration_ms, actor)
+        for c in self.targets(canvas):
+            if c.preview != c.program:
+                self._set_program(c, c.preview, kind, duration_ms, actor)
 
-    def transition_info(self) -> dict[str, Any] | None:
-        t = self.transition
-        if t is None:
-            return None
-        return {"kind": t.kind, "from": t.from_scene, "to": t.to_scene, "progress": round(t.progress(self.frame_index), 2)}
+    def set_linked(self, linked: bool, actor: str = "operator") -> None:
+        """Link (one TAKE switches every canvas) or unlink the canvases. Re-linking cuts every
+        other canvas to main's program and stages main's preview on it."""
+        if linked == self.linked:
+            return
+        self.linked = linked
+        self.bus.publish_threadsafe("link", linked=linked, actor=actor)
+        if linked:
+            self._emit_log("画布联动 canvases linked: one TAKE switches all", actor=actor,
+                           en="canvases linked: one TAKE switches all")
+            for c in self.canvases.values():
+                if c is not self.main:
+                    self._set_program(c, self.main.program, "cut", 0, actor)
+                    self._set_preview(c, self.main.preview, actor)
+        else:
+            self._emit_log("画布分开 canvases unlinked: each switches on its own", actor=actor,
+                           en="canvases unlinked: each switches on its own")
+
+    def transition_info(self, canvas: str = MAIN_CANVAS) -> dict[str, Any] | None:
+        return self.canvases[canvas].transition_info(self.frame_index)
 
     def start_output(self, name: str, actor: str = "operator") -> None:
         out = self.outputs[name]
@@ -242,48 +372,56 @@ class Engine:
             self._apply_commands()
             now = time.monotonic()
             self.frame_index = n
-            started = time.perf_counter()
-            try:
-                canvas, weights = self._render_program(n, now)
-            except Exception:
-                # A broken layer must never stop the program: repeat the last good frame.
-                self.render_errors += 1
-                if self.render_errors in (1, 10, 100) or self.render_errors % 1000 == 0:
-                    log.exception("rendering %s failed (%d times)", self.program, self.render_errors)
-                    self._emit_log(f"场景 {self.program} 渲染出错，保持上一帧 rendering failed; showing the last good frame", level="error", en=f"scene {self.program}: rendering failed; showing the last good frame")
-                canvas = self.last_program if self.last_program is not None else frames.blank(self.width, self.height)
-                weights = {}
+            weights: dict[str, float] = {}
+            rendered: list[tuple[Canvas, np.ndarray]] = []
+            for c in self.canvases.values():
+                started = time.perf_counter()
+                try:
+                    canvas, heard = self._render_program(c, n, now)
+                except Exception:
+                    # A broken layer must never stop the program: repeat the last good frame.
+                    c.render_errors += 1
+                    if c.render_errors in (1, 10, 100) or c.render_errors % 1000 == 0:
+                        log.exception("rendering %s on %s failed (%d times)", c.program, c.name, c.render_errors)
+                        self._emit_log(f"场景 {c.program} 渲染出错，保持上一帧 rendering failed; showing the last good frame",
+                                       level="error", en=f"scene {c.program} ({c.name}): rendering failed; showing the last good frame")
+                    canvas = c.last_program if c.last_program is not None else frames.blank(c.width, c.height)
+                    heard = {}
+                if c is self.main:
+                    weights = heard    # what is heard follows the main program (audio is mixed once)
+                c.composite_ms = c.composite_ms * 0.95 + (time.perf_counter() - started) * 1000 * 0.05
+                c.last_program = canvas
+                rendered.append((c, canvas))
             samples_due = int((n + 1) * sr // self.fps) - audio_pos
             pcm = self.mixer.mix(self.slots, weights, max(0, samples_due))
             audio_pos += max(0, samples_due)
-            self._composite_ms = self._composite_ms * 0.95 + (time.perf_counter() - started) * 1000 * 0.05
-            self.last_program = canvas
-            try:
-                self._frames.put_nowait((n, canvas, pcm))
-            except queue.Full:
-                self.encoder_drops += 1
+            for c, canvas in rendered:
+                try:
+                    c.frames.put_nowait((n, canvas, pcm))
+                except queue.Full:
+                    c.encoder_drops += 1
             n += 1
 
-    def _render_program(self, n: int, now: float) -> tuple[np.ndarray, dict[str, float]]:
-        t = self.transition
+    def _render_program(self, c: Canvas, n: int, now: float) -> tuple[np.ndarray, dict[str, float]]:
+        t = c.transition
         if t is not None and not t.done(n):
             p = t.progress(n)
-            canvas = self.compositor.render_fade(t.from_scene, t.to_scene, p, now)
+            canvas = c.compositor.render_fade(t.from_scene, t.to_scene, p, now)
             g_out, g_in = crossfade_gains(p)
             weights = {s: g_out for s in self.config.scenes[t.from_scene].heard_sources()}
             for s in self.config.scenes[t.to_scene].heard_sources():
                 weights[s] = max(weights.get(s, 0.0), g_in)
             return canvas, weights
         if t is not None:
-            self.transition = None
-        scene = self.program
-        return self.compositor.render(scene, now), {s: 1.0 for s in self.config.scenes[scene].heard_sources()}
+            c.transition = None
+        scene = c.program
+        return c.compositor.render(scene, now), {s: 1.0 for s in self.config.scenes[scene].heard_sources()}
 
-    def _encode_loop(self) -> None:
+    def _encode_loop(self, c: Canvas) -> None:
         last = None
         forced_at = 0.0
         while True:
-            item = self._frames.get()
+            item = c.frames.get()
             if item is None or self._stop.is_set():
                 break
             n, canvas, pcm = item
@@ -292,22 +430,22 @@ class Engine:
             # up to keyframe_s later (at most twice a second, so a flapping target cannot
             # turn the program into all keyframes).
             force = False
-            if started - forced_at >= KEYFRAME_ON_DEMAND_S and any(o.waiting_keyframe for o in self.outputs.values()):
+            if started - forced_at >= KEYFRAME_ON_DEMAND_S and any(o.waiting_keyframe for o in c.outputs.values()):
                 force, forced_at = True, started
             try:
-                packets = self.encoder.encode_video(canvas, n, keyframe=force) + self.encoder.encode_audio(pcm)
+                packets = c.encoder.encode_video(canvas, n, keyframe=force) + c.encoder.encode_audio(pcm)
             except Exception:
-                log.exception("encode failed at frame %d", n)
+                log.exception("encode failed at frame %d on %s", n, c.name)
                 continue
-            self._encode_ms = self._encode_ms * 0.95 + (time.perf_counter() - started) * 1000 * 0.05
+            c.encode_ms = c.encode_ms * 0.95 + (time.perf_counter() - started) * 1000 * 0.05
             now = time.monotonic()
             if last is not None:
-                self.max_gap_ms = max(self.max_gap_ms, (now - last) * 1000)
+                c.max_gap_ms = max(c.max_gap_ms, (now - last) * 1000)
             last = now
-            self.frames_out += 1
-            self._fps_window.append(now)
+            c.frames_out += 1
+            c.fps_window.append(now)
             for packet in packets:
-                for out in self.outputs.values():
+                for out in c.outputs.values():
                     out.offer(packet)
 
     # --- status -----------------------------------------------------------------------
@@ -338,36 +476,31 @@ class Engine:
                     self.bus.publish_threadsafe("source_state", **slot.info())
 
     def stats(self) -> dict[str, Any]:
-        now = time.monotonic()
-        self._fps_window = [t for t in self._fps_window if now - t <= 2.0]
-        return {
-            "fps": round(len(self._fps_window) / 2.0, 1),
-            "target_fps": self.fps,
-            "frames": self.frames_out,
-            "late_frames": self.late_frames,
-            "encoder_drops": self.encoder_drops,
-            "render_errors": self.render_errors,
-            "max_gap_ms": round(self.max_gap_ms, 1),
-            "composite_ms": round(self._composite_ms, 2),
-            "encode_ms": round(self._encode_ms, 2),
-            "width": self.width,
-            "height": self.height,
-        }
+        """The main canvas's figures (as before there were several), and every canvas's under `canvases`."""
+        per = {name: c.stats(self.late_frames) for name, c in self.canvases.items()}
+        main = dict(per[MAIN_CANVAS])
+        return {**{k: v for k, v in main.items() if k != "late_frames"}, "target_fps": self.fps,
+                "late_frames": self.late_frames,
+                "render_errors": sum(c.render_errors for c in self.canvases.values()),
+                "canvases": {name: {k: v[k] for k in ("fps", "frames", "late_frames", "encoder_drops", "encode_ms",
+                                                      "composite_ms", "width", "height")}
+                             for name, v in per.items()}}
 
     def levels(self) -> dict[str, Any]:
         return self._last_levels
 
     # --- for the panel's thumbnails and tests -------------------------------------------
-    def program_frame(self) -> np.ndarray | None:
-        return self.last_program
+    def program_frame(self, canvas: str = MAIN_CANVAS) -> np.ndarray | None:
+        return self.canvases[canvas].last_program
 
-    def render_scene(self, scene: str, width: int, height: int) -> np.ndarray:
-        """Any scene at any size, from any thread (a compositor of its own per size)."""
-        key = (width & ~1, height & ~1)
+    def render_scene(self, scene: str, width: int, height: int, canvas: str = MAIN_CANVAS) -> np.ndarray:
+        """Any scene's layout on `canvas` at any size (keep the canvas's shape), from any thread."""
+        key = (canvas, width & ~1, height & ~1)
         with self._side_lock:
             comp = self._side_compositors.get(key)
             if comp is None:
-                comp = self._side_compositors[key] = Compositor(self.config, self.slots, key[0], key[1], self.context)
+                comp = self._side_compositors[key] = Compositor(self.config, self.slots, key[1], key[2], self.context,
+                                                                canvas=canvas)
             return comp.render(scene)
 
     def slate(self, name: str, width: int, height: int) -> np.ndarray:
@@ -389,4 +522,3 @@ class Engine:
 
     def _emit_log(self, message: str, level: str = "info", actor: str = "engine", **extra: Any) -> None:
         self.bus.log_threadsafe(message, level=level, actor=actor, **extra)
-

@@ -99,6 +99,9 @@ class State(Event):
     sources: list[Any] = doc("every source's info, as in `source_state`")
     outputs: list[Any] = doc("every output's info, as in `output_state`")
     engine: dict[str, Any] = doc("engine figures, as in `engine`")
+    linked: bool = doc("whether commands without a canvas reach every canvas", True)
+    canvases: list[Any] | None = doc("every canvas, main first: `name`, `label`, `width`, `height`, `program`, `preview`, "
+                              "`transition`, `outputs` (names)", None)
     levels: dict[str, Any] = doc("audio levels, as in `levels`")
     log: list[Any] = doc(f"the history, oldest first (up to {HISTORY_SIZE} entries): these events as sent")
     jobfair: dict[str, Any] | None = doc("job-fair figures, only when the show has a job fair", None)
@@ -125,6 +128,7 @@ class Program(Event):
     transition: str = doc("`cut` or `fade`")
     duration_ms: int = doc("the fade's length (0 for a cut)")
     actor: str = doc("who asked: `operator@ADDRESS`, `engine`, `system`")
+    canvas: str = doc("the canvas that switched (`main`, or one of `show.canvases`)", "main")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,6 +137,17 @@ class Preview(Event):
 
     type: ClassVar[str] = "preview"
     scene: str = doc("the scene now in preview")
+    actor: str = doc("who asked")
+    canvas: str = doc("the canvas whose preview it is", "main")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Link(Event):
+    """The canvases were linked (one TAKE switches all; the others cut to main's program) or unlinked."""
+
+    type: ClassVar[str] = "link"
+    history: ClassVar[str] = "always"
+    linked: bool = doc("true: commands without a canvas reach every canvas")
     actor: str = doc("who asked")
 
 
@@ -220,6 +235,8 @@ class Engine(Event):
     encode_ms: float = doc("average encoding time per frame")
     width: int = doc("program width")
     height: int = doc("program height")
+    canvases: dict[str, Any] | None = doc("per canvas (main first): `{fps, frames, late_frames, encoder_drops, encode_ms, "
+                                   "composite_ms, width, height}`", None)
 
 
 @dataclass(frozen=True, kw_only=True)

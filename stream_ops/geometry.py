@@ -65,7 +65,8 @@ def slot_size(rect: Rect, crop: tuple[float, float, float, float] | None, width:
 
 
 def slot_sizes(config: "ShowConfig") -> dict[str, tuple[int, int]]:
-    """For each source, the largest size it is drawn at in any scene (width and height maxed separately).
+    """For each source, the largest size it is drawn at in any scene (width and height maxed separately),
+    on the main canvas; other canvases' layouts may grow it, keeping its shape.
 
     The engine scales each feed once to this size; layers then take their rect
     from it. Sources used in no scene get `UNUSED_SLOT`.
@@ -80,6 +81,27 @@ def slot_sizes(config: "ShowConfig") -> dict[str, tuple[int, int]]:
             w, h = slot_size(layer.rect or full, layer.crop, width, height)
             old = sizes.get(layer.source, (0, 0))
             sizes[layer.source] = (max(old[0], w), max(old[1], h))
+    # Other canvases: a slot keeps the shape main gave it (a feed is scaled once, letterboxed into
+    # its slot, and derived crops assume that shape) and grows to what a layout needs, never past
+    # the main canvas: beyond that the compositor upscales, as it would a small feed.
+    from .layouts import scene_layers
+
+    for canvas in list(config.all_canvases().values())[1:]:
+        for scene in config.scenes:
+            for layer in scene_layers(config, scene, canvas.name):
+                if layer.kind != "source" or not layer.source:
+                    continue
+                kx, ky = kept_fraction(layer.crop)
+                rect = layer.rect or canvas_rect(canvas.width, canvas.height)
+                need_w, need_h = rect.w / kx, rect.h / ky
+                old = sizes.get(layer.source)
+                if old is None:
+                    sizes[layer.source] = (_even_up(min(need_w, max(width, canvas.width))),
+                                           _even_up(min(need_h, max(height, canvas.height))))
+                    continue
+                grow = min(max(need_w / old[0], need_h / old[1]), width / old[0], height / old[1])
+                if grow > 1:
+                    sizes[layer.source] = (_even_up(old[0] * grow), _even_up(old[1] * grow))
     return {name: sizes.get(name, UNUSED_SLOT) for name in config.sources}
 
 

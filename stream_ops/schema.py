@@ -115,6 +115,14 @@ def scene_schema() -> dict[str, Any]:
             "grid": grid_schema(),
             "layers": {"type": "array", "items": layer_schema(),
                        "description": "Drawn in list order, the first at the back. 图层，先写的在底层。"},
+            "layouts": {"type": "object",
+                        "description": ("This scene on another canvas: canvas name -> its layers, rects in that "
+                                        "canvas's pixels (default: derived, see docs/showfile.md). 其他画布上的布局。"),
+                        "additionalProperties": {"type": "array", "items": layer_schema()}},
+            "focus": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1},
+                      "minItems": 2, "maxItems": 2, "examples": [[0.5, 0.4]],
+                      "description": ("x, y fractions of the main source a derived portrait crop centres on "
+                                      "(default [0.5, 0.5]). 竖屏裁切的中心点。")},
         },
         "additionalProperties": False,
         "anyOf": [{"required": ["layers"]}, {"required": ["grid"]}],
@@ -145,6 +153,22 @@ SHOW: dict[str, Any] = {
                       "channels": {"enum": [1, 2], "description": "1 mono, 2 stereo. 声道数。"},
                       "bitrate_kbps": _int("AAC bitrate, kbit/s. 音频码率。", 32, 320),
                   }},
+        "canvases": {
+            "type": "object",
+            "description": ("Extra canvases, each composed and encoded once (the main one is video:); fps, "
+                            "keyframe_s and preset are video:'s. 额外画布（如竖屏）。"),
+            "additionalProperties": {
+                "type": "object", "additionalProperties": False, "required": ["width", "height"],
+                "properties": {
+                    "width": _int("Canvas width, even. 画面宽度（偶数）。", 90, 3840, multipleOf=2,
+                                  errorMessage="must be an even whole number from 90 to 3840, e.g. 720"),
+                    "height": _int("Canvas height, even. 画面高度（偶数）。", 90, 3840, multipleOf=2,
+                                   errorMessage="must be an even whole number from 90 to 3840, e.g. 1280"),
+                    "bitrate_kbps": _int("Video bitrate, kbit/s (default video:'s). 视频码率。", 100, 50000),
+                    "label": {"type": "string", "description": "Name on the panel. 显示名称。"},
+                }},
+            "examples": [{"portrait": {"width": 720, "height": 1280, "bitrate_kbps": 2500, "label": "竖屏"}}],
+        },
         "start_scene": {"type": "string", "description": "Scene on program at start (default the first). 初始场景。"},
         "transition": {"type": "object", "description": "Default AUTO transition. 默认转场。", "additionalProperties": False,
                        "properties": {"kind": {"enum": list(TRANSITIONS), "description": "cut or fade. 切换/淡化。"},

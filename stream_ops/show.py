@@ -8,6 +8,7 @@ API turns into 404/422, never 500.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import time
 from pathlib import Path
@@ -212,23 +213,54 @@ class Show:
             raise Refusal(422, "duration_ms must be a number of milliseconds from 0 to 10000")
         return transition, int(duration_ms)
 
-    async def set_program(self, scene: Any, transition: Any = "cut", duration_ms: Any = None, actor: str = "operator") -> dict[str, Any]:
+    def _canvas(self, name: Any) -> str | None:
+        """A request's canvas: None (main, and the others when linked) or a known canvas's name."""
+        if name is None:
+            return None
+        if not isinstance(name, str) or not name:
+            raise Refusal(422, "canvas: give a canvas name (string)")
+        if name not in self.engine.canvases:
+            match = difflib.get_close_matches(name, list(self.engine.canvases), n=1, cutoff=0.6)
+            hint = f" (did you mean {match[0]!r}?)" if match else ""
+            raise Refusal(404, f"unknown canvas {name!r}{hint}; canvases: {', '.join(self.engine.canvases)}")
+        return name
+
+    def on_air(self) -> dict[str, Any]:
+        """What every canvas shows: the answer of program, preview and take."""
+        engine = self.engine
+        return {"program": engine.program, "preview": engine.preview, "linked": engine.linked,
+                "canvases": {name: {"program": c.program, "preview": c.preview} for name, c in engine.canvases.items()}}
+
+    async def set_program(self, scene: Any, transition: Any = "cut", duration_ms: Any = None, actor: str = "operator",
+                          canvas: Any = None) -> dict[str, Any]:
         name = self._scene(scene)
+        where = self._canvas(canvas)
         kind, ms = self._transition(transition, duration_ms, default="cut")
-        await asyncio.wrap_future(self.engine.submit(lambda: self.engine.set_program(name, kind, ms, actor)))
-        return {"program": self.engine.program, "preview": self.engine.preview}
+        await asyncio.wrap_future(self.engine.submit(lambda: self.engine.set_program(name, kind, ms, actor, where)))
+        return self.on_air()
 
-    async def set_preview(self, scene: Any, actor: str = "operator") -> dict[str, Any]:
+    async def set_preview(self, scene: Any, actor: str = "operator", canvas: Any = None) -> dict[str, Any]:
         name = self._scene(scene)
-        await asyncio.wrap_future(self.engine.submit(lambda: self.engine.set_preview(name, actor)))
-        return {"program": self.engine.program, "preview": self.engine.preview}
+        where = self._canvas(canvas)
+        await asyncio.wrap_future(self.engine.submit(lambda: self.engine.set_preview(name, actor, where)))
+        return self.on_air()
 
-    async def take(self, transition: Any = None, duration_ms: Any = None, actor: str = "operator") -> dict[str, Any]:
+    async def take(self, transition: Any = None, duration_ms: Any = None, actor: str = "operator",
+                   canvas: Any = None) -> dict[str, Any]:
+        where = self._canvas(canvas)
         # TAKE with nothing said is a cut; a length alone means the show's AUTO transition.
         kind, ms = self._transition(transition, duration_ms,
                                     default="cut" if duration_ms is None else self.config.transition)
-        await asyncio.wrap_future(self.engine.submit(lambda: self.engine.take(kind, ms, actor)))
-        return {"program": self.engine.program, "preview": self.engine.preview}
+        await asyncio.wrap_future(self.engine.submit(lambda: self.engine.take(kind, ms, actor, where)))
+        return self.on_air()
+
+    async def set_linked(self, linked: Any, actor: str = "operator") -> dict[str, Any]:
+        """Link the canvases (one TAKE switches all; the others cut to main's program) or unlink them."""
+        if not isinstance(linked, bool):
+            raise Refusal(422, "linked must be true or false")
+        await asyncio.wrap_future(self.engine.submit(lambda: self.engine.set_linked(linked, actor)))
+        answer = self.on_air()
+        return {"linked": answer["linked"], "canvases": answer["canvases"]}
 
     def scene_info(self, name: str) -> dict[str, Any]:
         """One scene's layers as the API shows them."""
@@ -284,7 +316,11 @@ class Show:
             "scenes": [{"name": s.name, "label": s.label or s.name, "sources": list(s.visible_sources())}
                        for s in cfg.scenes.values()],
             "sources": [slot.info() for slot in self.engine.slots.values()],
-            "outputs": [o.info() for o in self.engine.outputs.values()],
+            "outputs": [{**o.info(), "canvas": o.config.canvas} for o in self.engine.outputs.values()],
+            "linked": self.engine.linked,
+            "canvases": [{"name": c.name, "label": c.label, "width": c.width, "height": c.height,
+                          "program": c.program, "preview": c.preview, "transition": c.transition_info(self.engine.frame_index),
+                          "outputs": list(c.outputs)} for c in self.engine.canvases.values()],
             "engine": self.engine.stats(),
             "levels": self.engine.levels(),
             "log": list(self.bus.history),

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 from jsonschema import Draft202012Validator, ValidationError
 
-from .config import (ISO_DEFAULT_PATH, ISO_KINDS, AudioSettings, IceServer, IsoConfig, LayerConfig, OutputConfig,
+from .config import (ISO_DEFAULT_PATH, ISO_KINDS, MAIN_CANVAS, AudioSettings, CanvasConfig, IceServer, IsoConfig, LayerConfig, OutputConfig,
                      Rect, SceneConfig, Secret, ShowConfig, SourceConfig, VideoSettings)
 from .geometry import canvas_rect, grid_rects, rect_overflow
 from .kinds import Key, section
@@ -196,6 +196,14 @@ _TYPE_WORDS = {"integer": "a whole number", "number": "a number", "string": "tex
                "array": "a list", "object": "a mapping (key: value lines)", "null": "nothing"}
 
 
+def _is_layer(path: YamlPath) -> bool:
+    """Whether `path` is a layer of a scene: `scenes.S.layers[i]` or `scenes.S.layouts.C[i]`."""
+    if not path or path[0] != "scenes":
+        return False
+    return (len(path) == 4 and path[2] == "layers" and isinstance(path[3], int)) or (
+        len(path) == 5 and path[2] == "layouts" and isinstance(path[4], int))
+
+
 def _where(path: YamlPath) -> str:
     """The producer's name for the thing at `path`."""
     if not path:
@@ -205,6 +213,8 @@ def _where(path: YamlPath) -> str:
         rest = path[2:]
         if path[0] == "scenes" and len(rest) >= 2 and rest[0] == "layers" and isinstance(rest[1], int):
             base, rest = f"layer {rest[1] + 1} of scene '{path[1]}'", rest[2:]
+        elif path[0] == "scenes" and len(rest) >= 3 and rest[0] == "layouts" and isinstance(rest[2], int):
+            base, rest = f"layer {rest[2] + 1} of scene '{path[1]}' on canvas '{rest[1]}'", rest[3:]
         elif path[0] == "scenes" and rest[:1] == ("grid",):
             base, rest = f"the grid of scene '{path[1]}'", rest[1:]
         return base + "".join(f".{p}" if isinstance(p, str) else f"[{p + 1}]" for p in rest)
@@ -218,7 +228,7 @@ def _what(path: YamlPath) -> str:
     last = path[-1]
     if len(path) == 2 and path[0] in SECTION_NOUN:
         return _where(path)
-    if len(path) == 4 and path[0] == "scenes" and path[2] == "layers":
+    if _is_layer(path):
         return _where(path)
     if isinstance(last, int):
         return f"item {last + 1} of '{path[-2]}'" if len(path) > 1 else f"item {last + 1}"
@@ -275,7 +285,7 @@ def _explain(error: ValidationError, path: YamlPath, raw: Any) -> list[Problem]:
     got = "" if secret else f", got {_got(value)}"
     what = _what(path)
 
-    if error.schema is False and len(path) == 4 and path[2] == "layers":
+    if error.schema is False and _is_layer(path):
         return _other_kinds_keys(path, _mapping(_lookup(raw, path)))
     if kind in ("additionalProperties", "unevaluatedProperties"):
         allowed = list(schema.get("properties", {}))
@@ -293,7 +303,7 @@ def _explain(error: ValidationError, path: YamlPath, raw: Any) -> list[Problem]:
             else:
                 out.append(Problem(path, f"{_where(path)} needs '{name}'{hint}", key=True))
         return out
-    if kind == "oneOf" and len(path) == 4 and path[2] == "layers":
+    if kind == "oneOf" and _is_layer(path):
         if not isinstance(error.instance, dict):
             return []   # the type error already says it
         kind_keys = section("layers").layer_kind_keys()
@@ -323,7 +333,7 @@ def _explain(error: ValidationError, path: YamlPath, raw: Any) -> list[Problem]:
             hint = f" (write {value.strip()} without quotes)"
         elif wants == ["boolean"] and isinstance(value, str):
             hint = " (write true or false without quotes)"
-        elif wants == ["object"] and len(path) == 4 and path[2] == "layers" and isinstance(value, str):
+        elif wants == ["object"] and _is_layer(path) and isinstance(value, str):
             hint = f" (write - {{source: {value}}})"
         elif "string" in wants and value is not None and not isinstance(value, (dict, list)):
             hint = " (put it in quotes)"
@@ -420,10 +430,12 @@ def semantic_problems(data: dict, base_dir: Path, skip: set[YamlPath], refs: set
             have = f"sources are: {', '.join(sources)}" if sources else "add it under sources:"
             problems.append(Problem(at, f"no source named '{name}'{_did_you_mean(name, sources)}; {have}"))
 
-    def check_rect(value: Any, at: YamlPath) -> None:
+    canvases = _canvases(data)
+
+    def check_rect(value: Any, at: YamlPath, size: tuple[int, int] = (width, height)) -> None:
         rect = _as_rect(value)
         if rect is not None:
-            problems.extend(Problem(at, f"rect {rect.as_list()} {why}") for why in rect_overflow(rect, width, height))
+            problems.extend(Problem(at, f"rect {rect.as_list()} {why}") for why in rect_overflow(rect, *size))
 
     def need_file(value: Any, at: YamlPath) -> None:
         if isinstance(value, str) and value and at not in skip:
@@ -452,22 +464,29 @@ def semantic_problems(data: dict, base_dir: Path, skip: set[YamlPath], refs: set
             for i, name in enumerate(grid["sources"]):
                 need_source(name, at + ("grid", "sources", i))
         check_rect(grid.get("rect"), at + ("grid", "rect"))
-        layers = scene.get("layers")
-        for i, layer in enumerate(layers if isinstance(layers, list) else []):
-            layer = _mapping(layer)
-            lat = at + ("layers", i)
-            need_source(layer.get("source"), lat + ("source",))
-            for key in layer_files:
-                need_file(layer.get(key), lat + (key,))
-            check_rect(layer.get("rect"), lat + ("rect",))
-            crop = layer.get("crop")
-            if isinstance(crop, list) and len(crop) == 4 and all(isinstance(c, (int, float)) for c in crop):
-                if crop[0] + crop[2] >= 1:
-                    problems.append(Problem(lat + ("crop",), f"crop cuts away {crop[0]} + {crop[2]} of the width, "
-                                                             "nothing is left; left + right must be less than 1"))
-                if crop[1] + crop[3] >= 1:
-                    problems.append(Problem(lat + ("crop",), f"crop cuts away {crop[1]} + {crop[3]} of the height, "
-                                                             "nothing is left; top + bottom must be less than 1"))
+        layer_lists: list[tuple[YamlPath, Any, tuple[int, int]]] = [(at + ("layers",), scene.get("layers"),
+                                                                      (width, height))]
+        for canvas, layers in _mapping(scene.get("layouts")).items():
+            if canvas not in canvases or canvas == MAIN_CANVAS:
+                problems.append(Problem(at + ("layouts", canvas), _unknown_canvas(canvas, canvases), key=True))
+                continue
+            layer_lists.append((at + ("layouts", canvas), layers, canvases[canvas]))
+        for list_at, layers, size in layer_lists:
+            for i, layer in enumerate(layers if isinstance(layers, list) else []):
+                layer = _mapping(layer)
+                lat = list_at + (i,)
+                need_source(layer.get("source"), lat + ("source",))
+                for key in layer_files:
+                    need_file(layer.get(key), lat + (key,))
+                check_rect(layer.get("rect"), lat + ("rect",), size)
+                crop = layer.get("crop")
+                if isinstance(crop, list) and len(crop) == 4 and all(isinstance(c, (int, float)) for c in crop):
+                    if crop[0] + crop[2] >= 1:
+                        problems.append(Problem(lat + ("crop",), f"crop cuts away {crop[0]} + {crop[2]} of the width, "
+                                                                 "nothing is left; left + right must be less than 1"))
+                    if crop[1] + crop[3] >= 1:
+                        problems.append(Problem(lat + ("crop",), f"crop cuts away {crop[1]} + {crop[3]} of the height, "
+                                                                 "nothing is left; top + bottom must be less than 1"))
 
     start = _lookup(data, ("show", "start_scene"))
     if isinstance(start, str) and scenes and start not in scenes:
@@ -476,13 +495,46 @@ def semantic_problems(data: dict, base_dir: Path, skip: set[YamlPath], refs: set
 
     problems.extend(_iso_problems(_mapping(data.get("iso")), sources))
 
+    for name in _mapping(_lookup(data, ("show", "canvases"))):
+        if name == MAIN_CANVAS or not re.fullmatch(r"[a-z][a-z0-9_]*", str(name)):
+            problems.append(Problem(("show", "canvases", name),
+                                    f"canvas name '{name}' " + ("is the canvas video: describes; give this one "
+                                                                "another name, e.g. portrait" if name == MAIN_CANVAS else
+                                                                "must be lower-case letters, digits and _, "
+                                                                "starting with a letter, e.g. portrait"), key=True))
+
     for name, out in _mapping(data.get("outputs")).items():
         out = _mapping(out)
+        canvas = out.get("canvas")
+        if isinstance(canvas, str) and canvas not in canvases:
+            problems.append(Problem(("outputs", name, "canvas"), _unknown_canvas(canvas, canvases)))
         raw_key_path = ("outputs", name, "key")
         if isinstance(out.get("key"), str) and raw_key_path not in refs:
             problems.append(Problem(raw_key_path, "write key: ${CHANNELS_KEY} and set it in the environment; "
                                                   "keys in the file end up in git", severity="warning"))
     return problems
+
+
+def _canvases(data: dict) -> dict[str, tuple[int, int]]:
+    """Every canvas's size as written: main (video:) first, then show.canvases (bad sizes: main's)."""
+    main = _canvas(data)
+    out = {MAIN_CANVAS: main}
+    for name, spec in _mapping(_lookup(data, ("show", "canvases"))).items():
+        spec = _mapping(spec)
+        w, h = spec.get("width"), spec.get("height")
+        ok = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (w, h))
+        out.setdefault(str(name), (w, h) if ok else main)
+    return out
+
+
+def _unknown_canvas(name: Any, canvases: Mapping[str, Any]) -> str:
+    extra = [c for c in canvases if c != MAIN_CANVAS]
+    if name == MAIN_CANVAS:
+        return ("the main canvas's layout is the scene's layers:; layouts: is for the other canvases"
+                + (f" ({', '.join(extra)})" if extra else ""))
+    have = f"canvases are: {', '.join(canvases)}" if extra else \
+        "this show has only the main canvas; declare others under show: canvases:, e.g. portrait: {width: 720, height: 1280}"
+    return f"no canvas named '{name}'{_did_you_mean(name, canvases)}; {have}"
 
 
 def _iso_problems(iso: dict, sources: dict) -> list[Problem]:
@@ -553,6 +605,9 @@ def build_config(data: dict, path: Path, base_dir: Path, secrets: set[YamlPath],
     scenes = {name: _scene(name, spec, full, base_dir) for name, spec in data["scenes"].items()}
     outputs = {name: _output(name, spec, base_dir, secrets) for name, spec in (data.get("outputs") or {}).items()}
     transition = show.get("transition") or {}
+    canvases = {name: CanvasConfig(name, spec["width"], spec["height"], spec.get("bitrate_kbps", video.bitrate_kbps),
+                                   spec.get("label", name))
+                 for name, spec in (show.get("canvases") or {}).items()}
     return ShowConfig(
         name=show.get("name") or path.stem,
         path=path,
@@ -569,6 +624,7 @@ def build_config(data: dict, path: Path, base_dir: Path, secrets: set[YamlPath],
         ice_servers=tuple(_ice_server(spec) for spec in show.get("ice_servers") or ()),
         jobfair=jobfair,
         iso=_iso(data.get("iso"), sources),
+        canvases=canvases,
     )
 
 
@@ -633,7 +689,11 @@ def _scene(name: str, spec: dict, full: Rect, base_dir: Path) -> SceneConfig:
                    for src, cell in zip(grid["sources"], cells)]
     layers += [_layer(layer, base_dir) for layer in spec.get("layers") or []]
     audio = tuple(spec["audio"]) if "audio" in spec else None
-    return SceneConfig(name=name, layers=tuple(layers), label=spec.get("label", name), audio=audio)
+    layouts = {canvas: tuple(_layer(layer, base_dir) for layer in items)
+               for canvas, items in (spec.get("layouts") or {}).items()}
+    focus = tuple(spec["focus"]) if "focus" in spec else None
+    return SceneConfig(name=name, layers=tuple(layers), label=spec.get("label", name), audio=audio,
+                       layouts=layouts, focus=focus)  # type: ignore[arg-type]
 
 
 def _output(name: str, spec: dict, base_dir: Path, secrets: set[YamlPath]) -> OutputConfig:

@@ -93,7 +93,8 @@ class Receiver:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        cmd = [FFMPEG, "-hide_banner", "-loglevel", "error"]
+        # info level (no stats) for the "Video: ..., WxH" line: what size the target really received.
+        cmd = [FFMPEG, "-hide_banner", "-nostats", "-loglevel", "info"]
         if url.startswith("rtmp"):
             cmd += ["-listen", "1", "-i", url]
         else:
@@ -101,9 +102,21 @@ class Receiver:
         cmd += ["-vf", f"scale={PROBE_W}:{PROBE_H}", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
         self.frames: deque[tuple[float, tuple[float, float, float]]] = deque(maxlen=3000)
         self.count = 0
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.picture: Any = None          # the latest frame, PROBE_H x PROBE_W x 3 RGB
+        self.size: tuple[int, int] | None = None
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
+        threading.Thread(target=self._read_log, daemon=True).start()
+
+    def _read_log(self) -> None:
+        import re
+
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            found = re.search(rb"Video: .*?, (\d{2,5})x(\d{2,5})", line)
+            if found and self.size is None:
+                self.size = (int(found.group(1)), int(found.group(2)))
 
     def _read(self) -> None:
         import numpy as np
@@ -115,6 +128,7 @@ class Receiver:
             if not buf or len(buf) < size:
                 return
             rgb = np.frombuffer(buf, np.uint8).reshape(PROBE_H, PROBE_W, 3)
+            self.picture = rgb
             centre = rgb[PROBE_H // 4: PROBE_H * 3 // 4, PROBE_W // 4: PROBE_W * 3 // 4].reshape(-1, 3).mean(axis=0)
             self.frames.append((time.monotonic(), tuple(float(c) for c in centre)))
             self.count += 1
@@ -125,6 +139,15 @@ class Receiver:
     def sees(self, color: str) -> bool:
         rgb = self.latest()
         return rgb is not None and looks_like(rgb, color)
+
+    def sees_at(self, color: str, fx: float, fy: float) -> bool:
+        """`color` around the point at fractions fx, fy of the latest picture (a 3x3 probe-pixel patch)."""
+        pic = self.picture
+        if pic is None:
+            return False
+        x, y = min(PROBE_W - 2, max(1, int(fx * PROBE_W))), min(PROBE_H - 2, max(1, int(fy * PROBE_H)))
+        patch = pic[y - 1:y + 2, x - 1:x + 2].reshape(-1, 3).mean(axis=0)
+        return looks_like(tuple(float(c) for c in patch), color)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

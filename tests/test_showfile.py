@@ -322,3 +322,69 @@ def test_ice_servers_for_phones(tmp_path):
     assert "turn-secret-42" not in repr(config)
     bad = text.replace('urls: "stun:stun.example.cn:3478"', 'urls: "http://stun.example.cn"')
     assert "ice_servers" in " ".join(errors(bad, tmp_path, {**ENV, "TURN_PASSWORD": "x"}))
+
+
+CANVASES = """\
+show:
+  video: {width: 1280, height: 720}
+  canvases:
+    portrait: {width: 720, height: 1280, label: 竖屏}
+sources:
+  cam1: {kind: color, color: "#ff0000"}
+scenes:
+  host:
+    layers: [{source: cam1}]
+    focus: [0.5, 0.4]
+    layouts:
+      portrait: [{source: cam1, rect: [0, 0, 720, 1280], fit: cover}, {text: hi, rect: [20, 1100, 680, 80]}]
+outputs:
+  douyin: {kind: file, path: "rec/{show}.ts", canvas: portrait}
+  record: {kind: file, path: "rec/{show}-main.ts"}
+"""
+
+
+def test_canvases_layouts_and_output_canvas_load(tmp_path):
+    config, _ = check(CANVASES, tmp_path)
+    assert list(config.all_canvases()) == ["main", "portrait"]
+    portrait = config.canvases["portrait"]
+    assert (portrait.width, portrait.height, portrait.bitrate_kbps, portrait.label) == (720, 1280, 3000, "竖屏")
+    host = config.scenes["host"]
+    assert host.focus == (0.5, 0.4) and host.layouts["portrait"][1].rect == Rect(20, 1100, 680, 80)
+    assert config.outputs["douyin"].canvas == "portrait" and config.outputs["record"].canvas == "main"
+
+
+def test_layout_rects_are_checked_against_their_own_canvas(tmp_path):
+    # 700 wide fits the 1280 main canvas but not the 720-wide portrait one; 1200 tall the reverse.
+    text = CANVASES.replace("{text: hi, rect: [20, 1100, 680, 80]}", "{text: hi, rect: [100, 1100, 700, 80]}")
+    text = text.replace("layers: [{source: cam1}]", "layers: [{source: cam1, rect: [0, 0, 720, 1200]}]")
+    lines = errors(text, tmp_path)
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("show.yaml:9:35:") and "1200" in lines[0] and "1280x720" in lines[0]
+    assert lines[1].startswith("show.yaml:12:") and "past the right edge of the 720x1280 canvas" in lines[1]
+
+
+def test_unknown_canvas_names_did_you_mean(tmp_path):
+    text = CANVASES.replace("      portrait: [", "      portrat: [").replace("canvas: portrait", "canvas: portriat")
+    lines = errors(text, tmp_path)
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("show.yaml:12:7: no canvas named 'portrat' (did you mean 'portrait'?)")
+    assert lines[1].startswith("show.yaml:14:55:") and "no canvas named 'portriat' (did you mean 'portrait'?)" in lines[1]
+
+
+def test_one_canvas_show_says_how_to_declare_another(tmp_path):
+    text = GOOD.replace("  channels: {kind: rtmp", "  channels: {canvas: portrait, kind: rtmp")
+    line = only(text, tmp_path)
+    assert line.startswith("show.yaml:13:") and "declare others under show: canvases:" in line
+
+
+def test_canvas_names_and_sizes(tmp_path):
+    text = CANVASES.replace("portrait: {width: 720, height: 1280, label: 竖屏}", "main: {width: 721, height: 1280}")
+    lines = errors(text, tmp_path)
+    assert any("'width' in show.canvases.main must be an even whole number" in l or "721" in l for l in lines), lines
+    assert any("canvas name 'main' is the canvas video: describes" in l for l in lines), lines
+
+
+def test_layout_layer_problems_name_the_canvas(tmp_path):
+    text = CANVASES.replace("{source: cam1, rect: [0, 0, 720, 1280], fit: cover}", "{source: cam2, crop: [0, 0, 0, 0], text: x}")
+    lines = errors(text, tmp_path)
+    assert any("layer 1 of scene 'host' on canvas 'portrait'" in l for l in lines), lines

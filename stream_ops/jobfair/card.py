@@ -40,6 +40,8 @@ def render_qr(url: str, size: int) -> Image.Image:
     if not url:
         return img
     modules = qr_modules(url)
+    if modules.shape[0] > size:
+        return img   # smaller than one pixel a module (a tiny thumbnail): nothing a phone could read
     n = modules.shape[0] + 8
     scale = max(1, size // n)
     side = modules.shape[0] * scale

@@ -11,6 +11,8 @@ COMMON_KEYS = (
                          examples=["channels", "douyin", "bilibili", "kuaishou", "youtube"])),
     Key("label", text("Name shown in the control panel. 控制台显示名称。"), default="the name"),
     Key("autostart", boolean("Start when the show starts. 启动时自动开始。"), default=False),
+    Key("canvas", text("The canvas this output carries: main (video:) or one of show.canvases. 输出哪个画布。",
+                       examples=["portrait"]), default="main"),
 )
 
 

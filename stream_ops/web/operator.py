@@ -39,15 +39,20 @@ async def state(request: Request, body: dict[str, Any]) -> Any:
 
 async def program(request: Request, body: dict[str, Any]) -> Any:
     return await request.app.state.show.set_program(body.get("scene"), body.get("transition", "cut"),
-                                                    body.get("duration_ms"), actor(request))
+                                                    body.get("duration_ms"), actor(request), body.get("canvas"))
 
 
 async def preview(request: Request, body: dict[str, Any]) -> Any:
-    return await request.app.state.show.set_preview(body.get("scene"), actor(request))
+    return await request.app.state.show.set_preview(body.get("scene"), actor(request), body.get("canvas"))
 
 
 async def take(request: Request, body: dict[str, Any]) -> Any:
-    return await request.app.state.show.take(body.get("transition"), body.get("duration_ms"), actor(request))
+    return await request.app.state.show.take(body.get("transition"), body.get("duration_ms"), actor(request),
+                                             body.get("canvas"))
+
+
+async def link(request: Request, body: dict[str, Any]) -> Any:
+    return await request.app.state.show.set_linked(body["linked"], actor(request))
 
 
 async def output_start(request: Request, body: dict[str, Any]) -> Any:

@@ -54,7 +54,8 @@ ID_OR_NULL = {"type": ["string", "null"], "maxLength": 40}
 TRANSITION = {"enum": list(TRANSITIONS), "description": "cut or fade"}
 DURATION = {"type": "number", "minimum": 0, "maximum": 10_000, "description": "milliseconds"}
 NOTE = {"type": "string", "maxLength": 200}
-ON_AIR = answer("program", "preview")
+CANVAS = {**NAME, "description": "only this canvas (default: main, and every other one while linked)"}
+ON_AIR = answer("program", "preview", "canvases", "linked")
 CANVAS_QUERY = {"type": "string", "maxLength": 100, "description": "a canvas name; main when left out"}
 
 
@@ -94,12 +95,16 @@ OPERATOR: tuple[Endpoint, ...] = (
     Endpoint("GET", "/api/state", operator.state, "Everything the panel needs to draw itself",
              answer=answer("show", "program", "preview", "scenes", "sources", "outputs", "log")),
     Endpoint("POST", "/api/program", operator.program, "Put a scene on program (the next output frame shows it)",
-             body=obj({"scene": NAME, "transition": TRANSITION, "duration_ms": DURATION}, ("scene",)),
+             body=obj({"scene": NAME, "transition": TRANSITION, "duration_ms": DURATION, "canvas": CANVAS},
+                      ("scene",)),
              answer=ON_AIR, refusals=(404,)),
     Endpoint("POST", "/api/preview", operator.preview, "Stage a scene in preview",
-             body=obj({"scene": NAME}, ("scene",)), answer=ON_AIR, refusals=(404,)),
+             body=obj({"scene": NAME, "canvas": CANVAS}, ("scene",)), answer=ON_AIR, refusals=(404,)),
     Endpoint("POST", "/api/take", operator.take, "Preview to program, program to preview",
-             body=obj({"transition": TRANSITION, "duration_ms": DURATION}), answer=ON_AIR),
+             body=obj({"transition": TRANSITION, "duration_ms": DURATION, "canvas": CANVAS}), answer=ON_AIR,
+             refusals=(404,)),
+    Endpoint("POST", "/api/link", operator.link, "Link the canvases (one TAKE switches all) or unlink them",
+             body=obj({"linked": {"type": "boolean"}}, ("linked",)), answer=answer("linked", "canvases")),
     Endpoint("POST", "/api/outputs/all/start", operator.outputs_start_all, "Start every output",
              body=NO_BODY, answer=answer("outputs")),
     Endpoint("POST", "/api/outputs/all/stop", operator.outputs_stop_all, "Stop every output",
