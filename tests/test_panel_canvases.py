@@ -124,7 +124,7 @@ scenes:
   green:
     label: 绿屏
     layers: [{source: green}]
-    layouts: {portrait: [{source: green, rect: [0, 0, 360, 640]}]}
+    layouts: {portrait: [{source: green, rect: [0, 0, 360, 640], fit: cover}]}
 outputs:
   rec: {kind: file, path: "rec/landscape.ts", label: 横屏录制}
   rec_v: {kind: file, path: "rec/portrait.ts", canvas: portrait, label: 竖屏录制}
@@ -206,6 +206,7 @@ def test_both_canvases_have_labelled_monitors_and_their_outputs(two_panel, two):
         wide = box(page, f'{group} > .monitor[data-key="main"] img')
         assert tall["height"] > 1.5 * tall["width"], tall
         assert abs(tall["height"] - wide["height"]) < 0.1 * wide["height"], (tall, wide)
+        assert abs(tall["y"] + tall["height"] - wide["y"] - wide["height"]) < 4, "pictures line up"
     assert page.inner_text('#pgm-group > .monitor[data-key="portrait"] .tag') == "PGM"
     assert page.inner_text('#pvw-group > .monitor[data-key="portrait"] .tag') == "PVW"
     # Outputs under their canvas's heading.
