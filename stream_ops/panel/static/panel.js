@@ -370,8 +370,8 @@ function renderTally() {
   for (const c of canvases()) {
     const pgmFig = $(`#pgm-group > .monitor[data-key="${CSS.escape(c.name)}"] .scene-name`);
     const pvwFig = $(`#pvw-group > .monitor[data-key="${CSS.escape(c.name)}"] .scene-name`);
-    if (pgmFig) pgmFig.textContent = sceneLabel(c.program);
-    if (pvwFig) pvwFig.textContent = sceneLabel(c.preview);
+    if (pgmFig) pgmFig.textContent = pgmFig.title = sceneLabel(c.program);
+    if (pvwFig) pvwFig.textContent = pvwFig.title = sceneLabel(c.preview);
   }
   const targets = targetCanvases();
   for (const fig of document.querySelectorAll(".monitor-group > .monitor")) {
@@ -394,9 +394,10 @@ function renderMonitors() {
   for (const [group, kind, tag, word] of [["#pvw-group", "preview", "PVW", "preview"], ["#pgm-group", "program", "PGM", "program"]]) {
     sync($(group), canvases(), (c) => c.name, (c) => {
       const target = `${kind}@${c.name}`;
+      // Narrow: the tag and the canvas's label say enough ("PGM 竖屏"), the scene goes under them.
       return h("figure", { class: `monitor monitor-${kind} extra` },
-        h("figcaption", {}, h("span", { class: "tag" }, tag), " ", h("span", { dataset: { i18n: word } }, t(word)), " ",
-          h("span", { class: "canvas-name" }), " ", h("b", { class: "scene-name" })),
+        h("figcaption", {}, h("span", { class: "tag" }, tag), " ", h("span", { class: "canvas-name" }), " ",
+          h("b", { class: "scene-name" })),
         h("div", { class: "screen" }, h("img", { alt: target, dataset: { thumb: target } })));
     }, (fig, c) => {
       const name = fig.querySelector(".canvas-name");
@@ -407,7 +408,8 @@ function renderMonitors() {
       const aspect = c.name === "main" || !(c.width && c.height) ? 16 / 9 : c.width / c.height;
       fig.style.flexGrow = String(aspect);
       if (c.name !== "main") fig.querySelector(".screen").style.aspectRatio = `${c.width} / ${c.height}`;
-      fig.querySelector("[data-i18n]").textContent = t(word);
+      const caption = fig.querySelector("[data-i18n]");
+      if (caption) caption.textContent = t(word);
     });
   }
 }
