@@ -266,6 +266,17 @@ def test_unlinked_take_on_portrait_changes_only_portrait(two_panel, two):
     page.wait_for_selector('.scene[data-key="green"].on-program')
     assert page.locator(f'.scene[data-key="{main_program}"] .ctally .c-pgm').count() == 1
     page.screenshot(path=str(SHOTS / "panel-canvases-unlinked.png"), full_page=True)
+    # Another client's command reaches this page as an event naming its canvas.
+    assert two.request("POST", "/api/program", {"scene": "red", "canvas": "portrait"})[0] == 200
+    page.wait_for_selector('#pgm-group > .monitor[data-key="portrait"] .scene-name:text-is("红屏")')
+    assert page.inner_text("#pgm-name") == page.inner_text(f'.scene[data-key="{main_program}"] .label')
+    wait_monitor(page, "program@portrait", "red")
+    # "Both" while unlinked: the preview goes to each canvas.
+    page.click('#canvas-target .btn[data-key="all"]')
+    page.click('.scene[data-key="green"]')
+    wait_until(lambda: on_air(two, "main")[1] == on_air(two, "portrait")[1] == "green", timeout=5,
+               message="both previews = green")
+    assert two.state()["linked"] is False
     page.click("#lang")
     assert page.locator("#link").inner_text() == "UNLINKED"
     assert page.locator('#canvas-target .btn[data-key="all"]').inner_text() == "Both"
