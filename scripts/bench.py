@@ -32,7 +32,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import psutil
 
@@ -54,7 +54,7 @@ AUDIO = {"sample_rate": 44100, "channels": 2, "bitrate_kbps": 128}
 BITRATE = {720: 2500, 1080: 4500}           # program bitrate by program height
 INPUT_BITRATE = {720: 2500, 1080: 4500}     # the "cameras" we feed in
 LOWER_THIRD = "Online job fair - scan the code to apply"
-ALL_ITEMS = ["a", "b", "c", "fanout", "growth", "switch", "g2g", "reconnect", "demo"]
+ALL_ITEMS = ["a", "b", "c", "fanout", "growth", "switch", "g2g", "reconnect", "demo", "portrait"]
 QUICK_ITEMS = ["a", "b", "c", "fanout", "growth", "switch", "g2g"]
 
 
@@ -344,6 +344,8 @@ class Spec:
         self.scene = scene            # the scene stream-ops shows
         self.graph = graph            # filter_complex producing [v] and [a]
         self.via_rtmp = via_rtmp      # RTMP publishers into listen sources (else file sources)
+        self.patch: Callable[[dict], None] | None = None   # changes the show file (e.g. adds a canvas)
+        self.extra_encodes: list[list[str]] = []           # ffmpeg: more `-map ... x264 args` outputs, one target each
 
 
 def _amix(n: int) -> str:
@@ -413,6 +415,58 @@ def spec_c() -> Spec:
                 {"layers": layers}, graph, via_rtmp=True)
 
 
+PORTRAIT = (720, 1280, 2500)   # the portrait canvas added to show (c): width, height, kbit/s
+
+
+def spec_c_portrait() -> Spec:
+    """Show (c) plus a 720x1280 portrait canvas with the derived layout and one RTMP output on it;
+    FFmpeg's side: one process, both compositions in one filter_complex, two x264 + AAC encodes."""
+    from stream_ops.config import LayerConfig, SceneConfig
+    from stream_ops.layouts import derive
+
+    base = spec_c()
+    pw, ph, kbps = PORTRAIT
+    names = [n for n, _ in base.inputs]
+    layers = tuple(LayerConfig(kind="source", source=l["source"], rect=Rect(*l["rect"]) if "rect" in l else None)
+                   for l in base.scene["layers"])
+    derived = derive(SceneConfig("main", layers), 1920, 1080, pw, ph)
+    n = len(names)
+    graph = base.graph
+    for i in range(n):
+        graph = graph.replace(f"[{i}:v]", f"[m{i}]")
+    graph = graph.replace("[a]", "[aall]")
+    parts = [f"[{i}:v]split=2[m{i}][q{i}]" for i in range(n)] + [graph]
+    last = None
+    for j, layer in enumerate(derived):
+        i, r = names.index(layer.source or ""), layer.rect
+        assert r is not None
+        chain = f"[q{i}]"
+        if layer.crop:
+            left, top, right, bottom = layer.crop
+            chain += (f"crop=trunc(iw*{1 - left - right:.4f}/2)*2:trunc(ih*{1 - top - bottom:.4f}/2)*2:"
+                      f"trunc(iw*{left:.4f}/2)*2:trunc(ih*{top:.4f}/2)*2,")
+        chain += f"scale={r.w}:{r.h}:flags=bilinear:force_original_aspect_ratio=increase,crop={r.w}:{r.h}"
+        if last is None:   # the main source fills the canvas: the background
+            parts.append(chain + "[pb0]")
+            last = "pb0"
+        else:
+            parts.append(chain + f"[pq{j}]")
+            nxt = "vp" if j == len(derived) - 1 else f"pb{j}"
+            parts.append(f"[{last}][pq{j}]overlay={r.x & ~1}:{r.y & ~1}[{nxt}]")
+            last = nxt
+    parts.append("[aall]asplit=2[a][ap]")
+    spec = Spec("portrait", f"(c) + {pw}×{ph} portrait canvas (derived layout, its own RTMP output)", 1080,
+                base.inputs, base.scene, ";".join(parts), via_rtmp=True)
+
+    def patch(doc: dict) -> None:
+        doc["show"]["canvases"] = {"portrait": {"width": pw, "height": ph, "bitrate_kbps": kbps}}
+        doc["outputs"]["out2"]["canvas"] = "portrait"
+    spec.patch = patch
+    # x264_args(720) is stream-ops' encoder at 2500 kbit/s: the portrait canvas's settings.
+    spec.extra_encodes = [["-map", "[vp]", "-map", "[ap]", *x264_args(720)]]
+    return spec
+
+
 def spec_grid(n: int) -> Spec:
     names = [f"cam{i + 1}" for i in range(n)]
     cols = math.ceil(math.sqrt(n))
@@ -459,6 +513,10 @@ class Bench:
                 names[str(media(h))] = f"ffmpeg source ({h}p file)"
         text = show_yaml(f"bench-{spec.key}", spec.height, sources, {"main": spec.scene},
                          rtmp_outputs([u for _, u in targets]), "main")
+        if spec.patch:
+            doc = json.loads(text)
+            spec.patch(doc)
+            text = json.dumps(doc, ensure_ascii=False, indent=1)
         show = ShowProcess(self._dir(f"show-{spec.key}-{n_outputs}out"), text, token="bench")
         sampler = TreeSampler(show.proc.pid, names=names)
         try:
@@ -496,6 +554,10 @@ class Bench:
             "max_gap_ms": e1["max_gap_ms"], "composite_ms": e1["composite_ms"], "encode_ms": e1["encode_ms"],
             "peak_rss_mib": sampler.peak_rss / 2**20, "outputs_dropped": sum(o["dropped"] for o in outs),
             "others_cores": w["others_cores"], "loadavg": os.getloadavg()[0],
+            "canvases": {name: {"fps": (c["frames"] - e0["canvases"][name]["frames"]) / w["wall_s"],
+                                "encoder_drops": c["encoder_drops"] - e0["canvases"][name]["encoder_drops"],
+                                "encode_ms": c["encode_ms"], "composite_ms": c["composite_ms"]}
+                         for name, c in e1.get("canvases", {}).items()},
         }
         if profile:
             res["threads"] = {f"{thread_names.get(tid, 'native')} [{tid}]": cpu / w["wall_s"]
@@ -532,6 +594,9 @@ class Bench:
         for i, (_, url) in enumerate(targets):
             vl, al = ("[v]", "[a]") if n_encodes == 1 else (f"[v{i}]", f"[a{i}]")
             cmd += ["-map", vl, "-map", al, *x264_args(spec.height), "-f", "flv", url]
+        for extra in spec.extra_encodes:
+            targets.append(null_target(free_port()))
+            cmd += [*extra, "-f", "flv", targets[-1][1]]
         (d / "cmd.txt").write_text(" ".join(cmd))
         err = open(d / "ffmpeg.log", "wb")
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
@@ -580,6 +645,16 @@ class Bench:
         ff = self.run_ffmpeg(spec)
         self.results.setdefault("mixing", {})[spec.key] = {"title": spec.title, "stream_ops": so, "ffmpeg": ff,
                                                            "ratio": so["cpu_per_s"] / ff["cpu_per_s"]}
+
+    def portrait(self) -> None:
+        """Show (c) with a portrait canvas: stream-ops (two encodes, two outputs) against one FFmpeg
+        doing both compositions and both encodes; and show (c) alone, for what the canvas adds."""
+        spec = spec_c_portrait()
+        so = self.run_show(spec, n_outputs=2)
+        ff = self.run_ffmpeg(spec)
+        alone = self.results.get("mixing", {}).get("c", {}).get("stream_ops") or self.run_show(spec_c())
+        self.results["portrait"] = {"title": spec.title, "stream_ops": so, "ffmpeg": ff, "c_alone": alone,
+                                    "ratio": so["cpu_per_s"] / ff["cpu_per_s"]}
 
     def fanout(self) -> None:
         spec = spec_b()
@@ -962,6 +1037,7 @@ def render_markdown(m: dict[str, Any], r: dict[str, Any], args: argparse.Namespa
                        f"{_f(so['others_cores'])} |")
             prev = (int(n), so["cpu_per_s"])
         out.append("")
+    out += render_portrait(r.get("portrait"))
     if "demo" in r or "reconnect" in r:
         out += ["## For the operator's notes\n"]
         if "demo" in r:
@@ -981,6 +1057,22 @@ def render_markdown(m: dict[str, Any], r: dict[str, Any], args: argparse.Namespa
     out.append(METHOD)
     out.append(analysis.strip() + "\n")
     return "\n".join(out)
+
+
+def render_portrait(p: dict[str, Any] | None) -> list[str]:
+    """The section of the portrait item (show (c) plus a portrait canvas), empty when it did not run."""
+    if not p:
+        return []
+    so, ff, alone = p["stream_ops"], p["ffmpeg"], p["c_alone"]
+    canv = so.get("canvases", {})
+    fps = " / ".join(f"{name} {_f(c['fps'], 1)} fps, drops {c['encoder_drops']}, encode {_f(c['encode_ms'], 1)} ms, "
+                     f"composite {_f(c['composite_ms'], 1)} ms" for name, c in canv.items())
+    return ["## 8. Two canvases: show (c) plus a portrait canvas\n",
+            "| | stream-ops | FFmpeg (both compositions, two encodes, one process) | ratio |", "|---|---:|---:|---:|",
+            f"| {p['title']} | {_f(so['cpu_per_s'])} | {_f(ff['cpu_per_s'])} | {_f(p['ratio'])}× |",
+            f"| show (c) alone | {_f(alone['cpu_per_s'])} | | |", "",
+            f"The portrait canvas added {_f(so['cpu_per_s'] - alone['cpu_per_s'])} cores to stream-ops. "
+            f"Per canvas: {fps}; late frames {so['late_frames']} (one clock); FFmpeg speed {_f(ff['speed'])}.\n"]
 
 
 ANALYSIS_DEFAULT = """<!-- analysis:start -->
@@ -1030,7 +1122,7 @@ def main(argv: list[str] | None = None) -> int:
         media(h)
     steps = {"a": lambda: bench.mixing(spec_a()), "b": lambda: bench.mixing(spec_b()), "c": lambda: bench.mixing(spec_c()),
              "fanout": bench.fanout, "growth": bench.growth, "switch": bench.switch, "g2g": bench.g2g,
-             "reconnect": bench.reconnect, "demo": bench.demo}
+             "reconnect": bench.reconnect, "demo": bench.demo, "portrait": bench.portrait}
     failures = {}
     for item in items:
         try:

@@ -153,8 +153,13 @@ class Compositor:
             frame, fw, fh = crop(frame, fw, fh, layer.crop)
         if (fw, fh) == (w, h):
             return frame
+        fit = layer.fit
+        if fit == "cover" and abs(fw * h - fh * w) <= 0.01 * fw * h:
+            # Shapes within 1 % (a crop cut to the rect's shape, rounded to even pixels): one
+            # scale straight to the rect, not a scale past it and a copy of the middle.
+            fit = "stretch"
         vf = frames.to_video_frame(frame)
-        return frames.from_video_frame(vf, w, h, layer.fit)
+        return frames.from_video_frame(vf, w, h, fit)
 
     # --- slate -------------------------------------------------------------------
     def slate(self, name: str, w: int, h: int) -> np.ndarray:

@@ -117,10 +117,14 @@ def rect_overflow(rect: Rect, width: int, height: int) -> list[str]:
         out.append(f"starts {-rect.y} px above the canvas (y must be at least 0)")
     if rect.x + rect.w > width:
         over = rect.x + rect.w - width
+        fix = f"make x at most {width - rect.w} or w at most {width - rect.x}" if rect.w <= width else \
+            f"make w at most {width - rect.x}"
         out.append(f"goes {over} px past the right edge of the {width}x{height} canvas "
-                   f"(x + w = {rect.x + rect.w}; make x at most {width - rect.w} or w at most {width - rect.x})")
+                   f"(x + w = {rect.x + rect.w}; {fix})")
     if rect.y + rect.h > height:
         over = rect.y + rect.h - height
+        fix = f"make y at most {height - rect.h} or h at most {height - rect.y}" if rect.h <= height else \
+            f"make h at most {height - rect.y}"
         out.append(f"goes {over} px past the bottom edge of the {width}x{height} canvas "
-                   f"(y + h = {rect.y + rect.h}; make y at most {height - rect.h} or h at most {height - rect.y})")
+                   f"(y + h = {rect.y + rect.h}; {fix})")
     return out

@@ -119,3 +119,24 @@ async def test_each_canvas_draws_its_own_layout(show: Show) -> None:
 
 def looks(rgb: tuple[float, float, float], want: tuple[int, int, int]) -> bool:
     return all(abs(a - b) < 40 for a, b in zip(rgb, want))
+
+
+async def test_a_file_output_on_the_portrait_canvas_records_the_portrait_program(show: Show, tmp_path: Path) -> None:
+    import asyncio
+
+    import av
+
+    await show.start_output("tall")
+    await show.start_output("land")
+    for _ in range(100):
+        await asyncio.sleep(0.1)
+        if show.engine.outputs["tall"].info()["bytes"] > 20_000 and show.engine.outputs["land"].info()["bytes"] > 20_000:
+            break
+    await show.stop_output("tall")
+    await show.stop_output("land")
+    sizes = {}
+    for name in ("tall", "land"):
+        with av.open(str(tmp_path / "rec" / f"{name}.ts")) as f:
+            frame = next(f.decode(video=0))
+            sizes[name] = (frame.width, frame.height)
+    assert sizes == {"tall": (180, 320), "land": (320, 180)}

@@ -66,3 +66,36 @@ def test_main_in_process(capsys, monkeypatch):
     monkeypatch.setenv("CHANNELS_KEY", "k")
     assert main(["validate", str(ROOT / "scenes/examples/full.yaml")]) == 0
     assert capsys.readouterr().out.startswith("ok: ")
+
+
+def test_validate_jobfair_example_with_its_portrait_canvas_ok():
+    res = cli("validate", "scenes/jobfair.yaml")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.startswith("ok: scenes/jobfair.yaml")
+
+
+def test_validate_canvas_problems_at_their_lines(tmp_path):
+    show = tmp_path / "show.yaml"
+    show.write_text(
+        "show:\n"
+        "  video: {width: 1280, height: 720}\n"
+        "  canvases:\n"
+        "    portrait: {width: 720, height: 1280}\n"
+        "sources:\n"
+        "  cam: {kind: test}\n"
+        "scenes:\n"
+        "  host:\n"
+        "    layers: [{source: cam}]\n"
+        "    layouts:\n"
+        "      portrait: [{source: cam, rect: [0, 0, 1280, 720]}]\n"
+        "      vertical: [{source: cam}]\n"
+        "outputs:\n"
+        "  douyin: {kind: file, path: x.ts, canvas: portait}\n", encoding="utf-8")
+    res = cli("validate", str(show))
+    assert res.returncode == 1 and "Traceback" not in res.stdout + res.stderr
+    lines = res.stdout.splitlines()
+    assert any(l.startswith(f"{show}:11:38: rect [0, 0, 1280, 720] goes 560 px past the right edge of the 720x1280")
+               and l.endswith("(x + w = 1280; make w at most 720)")
+               for l in lines), lines
+    assert any(l.startswith(f"{show}:12:7: no canvas named 'vertical'") for l in lines), lines
+    assert any(l.startswith(f"{show}:14:44: no canvas named 'portait' (did you mean 'portrait'?)") for l in lines), lines
