@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 from PIL import Image
 
+from .config import MAIN_CANVAS
 from .frames import to_video_frame
 
 log = logging.getLogger(__name__)
@@ -66,14 +67,14 @@ def monitor_size(width: int, height: int) -> tuple[int, int]:
 def split_target(target: str) -> tuple[str, str]:
     """`program@portrait` -> ("program", "portrait"); `program` -> ("program", "main")."""
     kind, _, canvas = target.partition("@")
-    return kind, canvas or "main"
+    return kind, canvas or MAIN_CANVAS
 
 
 def target_size(target: str, engine: Any = None) -> tuple[int, int]:
     if target.startswith("source:"):
         return SOURCE_SIZE
     kind, canvas = split_target(target)
-    if canvas == "main":
+    if canvas == MAIN_CANVAS:
         return MONITOR_SIZE   # as it always was, whatever the main canvas's shape
     c = _canvases(engine).get(canvas)
     if c is None:
@@ -141,7 +142,7 @@ class Thumbnailer:
 
     def targets(self) -> list[str]:
         """Every target there is: each source, then the preview and the program of each canvas."""
-        extra = [f"{kind}@{name}" for name in _canvases(self.engine) if name != "main"
+        extra = [f"{kind}@{name}" for name in _canvases(self.engine) if name != MAIN_CANVAS
                  for kind in ("preview", "program")]
         return [f"source:{name}" for name in self.engine.slots] + ["preview", "program"] + extra
 
@@ -202,18 +203,18 @@ class Thumbnailer:
         kind, canvas = split_target(target)
         if kind == "program":
             # The main canvas is asked as before, so an engine with one canvas needs no new call.
-            frame = engine.program_frame() if canvas == "main" else engine.program_frame(canvas)
+            frame = engine.program_frame() if canvas == MAIN_CANVAS else engine.program_frame(canvas)
             if frame is None:
                 raise LookupError("no program frame yet")
             return frame
         if kind == "preview":
-            if canvas == "main":
+            if canvas == MAIN_CANVAS:
                 scene = self._preview_scene()
             else:
                 scene = _canvases(engine)[canvas].preview
             if scene is None:
                 raise LookupError("no preview scene")
-            return engine.render_scene(scene, w, h) if canvas == "main" else engine.render_scene(scene, w, h, canvas)
+            return engine.render_scene(scene, w, h) if canvas == MAIN_CANVAS else engine.render_scene(scene, w, h, canvas)
         name = target.partition(":")[2]
         slot = engine.slots.get(name)
         if slot is None:

@@ -25,6 +25,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ..config import MAIN_CANVAS
 from ..refusal import Refusal
 from .auth import COOKIE, same_secret, token_ok
 from .body import read_form
@@ -146,10 +147,10 @@ def _thumb_target(request: Request) -> str:
     name = request.path_params.get("name")
     if name is None:
         kind = request.url.path.rsplit("/", 1)[-1].removesuffix(".jpg")
-        canvas = request.query_params.get("canvas", "main")
-        if canvas == "main":
+        canvas = request.query_params.get("canvas", MAIN_CANVAS)
+        if canvas == MAIN_CANVAS:
             return kind
-        canvases = list(getattr(request.app.state.show.engine, "canvases", None) or ["main"])
+        canvases = list(getattr(request.app.state.show.engine, "canvases", None) or [MAIN_CANVAS])
         if canvas not in canvases:
             match = difflib.get_close_matches(canvas, canvases, n=1, cutoff=0.6)
             hint = f" (did you mean '{match[0]}'?)" if match else ""
