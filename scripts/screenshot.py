@@ -2,10 +2,12 @@
 """The README's picture: the demo show's panel, as an operator sees it after a few moves.
 
     .venv/bin/python scripts/screenshot.py [--out docs/img/panel.png] [--lang zh|en]
+    .venv/bin/python scripts/screenshot.py --show jobfair.yaml --program studio --preview plant \
+        --out docs/img/panel-canvases.png      # the job fair's two canvases (横屏 + 竖屏)
 
-Runs `stream-ops run scenes/demo.yaml` on a free port (data and recordings in a temp
-folder), stages `host` in preview, takes `grid` to program, starts nothing else, and
-has Debian's chromium (Playwright, /usr/bin/chromium) take the picture.
+Runs `stream-ops run scenes/demo.yaml` (or another show of `scenes/`) on a free port (data
+and recordings in a temp folder), stages `host` in preview, takes `grid` to program, starts
+nothing else, and has Debian's chromium (Playwright, /usr/bin/chromium) take the picture.
 """
 from __future__ import annotations
 
@@ -36,6 +38,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img" / "panel.png")
     parser.add_argument("--lang", choices=["zh", "en"], default="zh")
+    parser.add_argument("--show", default="demo.yaml", help="a show file in scenes/")
+    parser.add_argument("--program", default="grid", help="the scene taken to program")
+    parser.add_argument("--preview", default="host", help="the scene staged in preview")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -44,7 +49,7 @@ def main() -> None:
         scenes = Path(tmp) / "scenes"
         shutil.copytree(ROOT / "scenes", scenes)
         port, token = free_port(), "readme"
-        proc = subprocess.Popen([sys.executable, "-m", "stream_ops", "run", str(scenes / "demo.yaml"), "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "stream_ops", "run", str(scenes / args.show), "--port", str(port)],
                                 env={**os.environ, "STREAM_OPS_TOKEN": token}, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
@@ -57,11 +62,13 @@ def main() -> None:
                 except httpx.HTTPError:
                     pass
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise SystemExit("the demo did not start")
+                    raise SystemExit(f"{args.show} did not start")
                 time.sleep(0.2)
             time.sleep(3)   # every source live
-            httpx.post(base + "/api/program", json={"scene": "grid"}, headers=auth)
-            httpx.post(base + "/api/preview", json={"scene": "host"}, headers=auth)
+            for path, scene in (("/api/program", args.program), ("/api/preview", args.preview)):
+                answer = httpx.post(base + path, json={"scene": scene}, headers=auth)
+                if answer.status_code != 200:
+                    raise SystemExit(f"{path} {scene}: {answer.text}")
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1600, "height": 1000}, locale="zh-CN")

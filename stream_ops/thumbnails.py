@@ -7,9 +7,10 @@ thumbnail is not encoded again. Scaling runs in libswscale (PyAV) straight from
 the packed yuv420p frame to a small RGB picture, then Pillow writes the JPEG —
 the full-size frame is never converted to RGB.
 
-Targets are named `source:NAME`, `preview` and `program`. Clients read
+Targets are named `source:NAME`, `preview` and `program` (the main canvas), and
+`preview@CANVAS`, `program@CANVAS` for every other canvas (a portrait one). Clients read
 `latest(target)` -> (seq, jpeg) and are woken by `watch()` listeners; how they
-send (WebSocket, single JPEG) is the web layer's business (panel/web.py).
+send (WebSocket, single JPEG) is the web layer's business (web/panel.py).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 from PIL import Image
 
+from .config import MAIN_CANVAS
 from .frames import to_video_frame
 
 log = logging.getLogger(__name__)
@@ -51,8 +53,37 @@ def jpeg_of(frame: np.ndarray, width: int, height: int, quality: int = JPEG_QUAL
     return out.getvalue()
 
 
-def target_size(target: str) -> tuple[int, int]:
-    return SOURCE_SIZE if target.startswith("source:") else MONITOR_SIZE
+def monitor_size(width: int, height: int) -> tuple[int, int]:
+    """An extra canvas's monitor: its own aspect, the longer side as long as the main monitor's."""
+    longest = max(MONITOR_SIZE)
+    scale = longest / max(width, height, 1)
+
+    def even(v: int) -> int:   # yuv420p wants even sizes
+        return max(2, int(round(v * scale / 2)) * 2)
+
+    return even(width), even(height)
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """`program@portrait` -> ("program", "portrait"); `program` -> ("program", "main")."""
+    kind, _, canvas = target.partition("@")
+    return kind, canvas or MAIN_CANVAS
+
+
+def target_size(target: str, engine: Any = None) -> tuple[int, int]:
+    if target.startswith("source:"):
+        return SOURCE_SIZE
+    kind, canvas = split_target(target)
+    if canvas == MAIN_CANVAS:
+        return MONITOR_SIZE   # as it always was, whatever the main canvas's shape
+    c = _canvases(engine).get(canvas)
+    if c is None:
+        raise KeyError(f"unknown canvas {canvas!r}")
+    return monitor_size(c.width, c.height)
+
+
+def _canvases(engine: Any) -> dict[str, Any]:
+    return getattr(engine, "canvases", None) or {}
 
 
 class Thumbnailer:
@@ -110,13 +141,15 @@ class Thumbnailer:
         return self._latest.get(target)
 
     def targets(self) -> list[str]:
-        """Every target there is: each source, the preview and the program."""
-        return [f"source:{name}" for name in self.engine.slots] + ["preview", "program"]
+        """Every target there is: each source, then the preview and the program of each canvas."""
+        extra = [f"{kind}@{name}" for name in _canvases(self.engine) if name != MAIN_CANVAS
+                 for kind in ("preview", "program")]
+        return [f"source:{name}" for name in self.engine.slots] + ["preview", "program"] + extra
 
     def snapshot(self, target: str) -> bytes:
         """One JPEG made now, for a single `GET` (scripts, tests); call it in a worker thread."""
         frame = self._frame(target)
-        return jpeg_of(frame, *target_size(target))
+        return jpeg_of(frame, *target_size(target, self.engine))
 
     def close(self) -> None:
         with self._lock:
@@ -161,21 +194,27 @@ class Thumbnailer:
 
     @staticmethod
     def _fps(target: str) -> float:
-        return PROGRAM_FPS if target == "program" else PREVIEW_FPS if target == "preview" else SOURCE_FPS
+        kind = split_target(target)[0]
+        return PROGRAM_FPS if kind == "program" else PREVIEW_FPS if kind == "preview" else SOURCE_FPS
 
     def _frame(self, target: str) -> np.ndarray:
-        w, h = target_size(target)
+        w, h = target_size(target, self.engine)
         engine = self.engine
-        if target == "program":
-            frame = engine.program_frame()
+        kind, canvas = split_target(target)
+        if kind == "program":
+            # The main canvas is asked as before, so an engine with one canvas needs no new call.
+            frame = engine.program_frame() if canvas == MAIN_CANVAS else engine.program_frame(canvas)
             if frame is None:
                 raise LookupError("no program frame yet")
             return frame
-        if target == "preview":
-            scene = self._preview_scene()
+        if kind == "preview":
+            if canvas == MAIN_CANVAS:
+                scene = self._preview_scene()
+            else:
+                scene = _canvases(engine)[canvas].preview
             if scene is None:
                 raise LookupError("no preview scene")
-            return engine.render_scene(scene, w, h)
+            return engine.render_scene(scene, w, h) if canvas == MAIN_CANVAS else engine.render_scene(scene, w, h, canvas)
         name = target.partition(":")[2]
         slot = engine.slots.get(name)
         if slot is None:
@@ -185,7 +224,7 @@ class Thumbnailer:
 
     def _make(self, target: str) -> bool:
         """Encode `target` if its picture can have changed; True when a new thumbnail exists."""
-        w, h = target_size(target)
+        w, h = target_size(target, self.engine)
         if target.startswith("source:"):
             name = target.partition(":")[2]
             slot = self.engine.slots.get(name)

@@ -5,7 +5,8 @@ prints) sets the HttpOnly, SameSite=Strict `so_token` cookie and moves on to `/`
 so the token does not stay in the address bar.
 
 Thumbnail socket protocol (`/api/thumbs/ws`): the client sends `{"watch": [targets]}`
-(targets are `source:NAME`, `preview`, `program`) and `{"ack": target}` once it has
+(targets are `source:NAME`, `preview`, `program`, and `preview@CANVAS`, `program@CANVAS`
+for every canvas but the main one) and `{"ack": target}` once it has
 drawn a frame; the server sends binary messages `[1 byte n][n bytes target][JPEG]`,
 at most one unacknowledged frame per target, always the newest. A slow client just
 sees fewer frames; nobody else (and never the engine) waits for it.
@@ -13,6 +14,7 @@ sees fewer frames; nobody else (and never the engine) waits for it.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import hashlib
 import html
 import time
@@ -23,6 +25,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ..config import MAIN_CANVAS
 from ..refusal import Refusal
 from .auth import COOKIE, same_secret, token_ok
 from .body import read_form
@@ -143,7 +146,16 @@ async def favicon(request: Request) -> Response:
 def _thumb_target(request: Request) -> str:
     name = request.path_params.get("name")
     if name is None:
-        return request.url.path.rsplit("/", 1)[-1].removesuffix(".jpg")
+        kind = request.url.path.rsplit("/", 1)[-1].removesuffix(".jpg")
+        canvas = request.query_params.get("canvas", MAIN_CANVAS)
+        if canvas == MAIN_CANVAS:
+            return kind
+        canvases = list(getattr(request.app.state.show.engine, "canvases", None) or [MAIN_CANVAS])
+        if canvas not in canvases:
+            match = difflib.get_close_matches(canvas, canvases, n=1, cutoff=0.6)
+            hint = f" (did you mean '{match[0]}'?)" if match else ""
+            raise Refusal(404, f"unknown canvas {canvas[:100]!r}{hint}; canvases: {', '.join(canvases)}")
+        return f"{kind}@{canvas}"
     slots = request.app.state.show.engine.slots
     if name not in slots:
         raise Refusal(404, f"unknown source {name!r}; sources: {', '.join(slots)}")

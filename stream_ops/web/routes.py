@@ -56,6 +56,7 @@ DURATION = {"type": "number", "minimum": 0, "maximum": 10_000, "description": "m
 NOTE = {"type": "string", "maxLength": 200}
 CANVAS = {**NAME, "description": "only this canvas (default: main, and every other one while linked)"}
 ON_AIR = answer("program", "preview", "canvases", "linked")
+CANVAS_QUERY = {"type": "string", "maxLength": 100, "description": "a canvas name; main when left out"}
 
 
 @dataclass(frozen=True)
@@ -136,10 +137,10 @@ OPERATOR: tuple[Endpoint, ...] = (
     # Thumbnails.
     Endpoint("WS", "/api/thumbs/ws", panel.thumbs_socket, "JPEG thumbnails, newest wins (see docs/panel.md)"),
     Endpoint("GET", "/api/thumbs/stats", panel.thumb_stats, "Thumbnail figures", answer=answer("watchers")),
-    Endpoint("GET", "/api/thumbs/program.jpg", panel.snapshot, "The program as one JPEG", raw=True,
-             produces="image/jpeg", refusals=(503,)),
-    Endpoint("GET", "/api/thumbs/preview.jpg", panel.snapshot, "The preview as one JPEG", raw=True,
-             produces="image/jpeg", refusals=(503,)),
+    Endpoint("GET", "/api/thumbs/program.jpg", panel.snapshot, "The program of a canvas (main by default) as one JPEG",
+             raw=True, produces="image/jpeg", refusals=(404, 503), query={"canvas": CANVAS_QUERY}),
+    Endpoint("GET", "/api/thumbs/preview.jpg", panel.snapshot, "The preview of a canvas (main by default) as one JPEG",
+             raw=True, produces="image/jpeg", refusals=(404, 503), query={"canvas": CANVAS_QUERY}),
     Endpoint("GET", "/api/thumbs/source/{name}.jpg", panel.snapshot, "A source as one JPEG", raw=True,
              names={"name": "source"},
              produces="image/jpeg", refusals=(404, 503)),

@@ -42,6 +42,11 @@ const STRINGS = {
     join_qr: "扫码加入", join_title: "手机扫码加入", close: "关闭",
     join_rotate: "换新链接（旧链接作废）", join_takeover: "允许另一台手机接替", join_takeover_on: "已允许接替：下一台扫码的手机将替换当前手机",
     empty_outputs: "节目单里没有推流", empty_log: "暂无记录",
+    linked: "联动", linked_sub: "LINKED", unlinked: "已分开", unlinked_sub: "UNLINKED",
+    link_title: "联动：一次切换所有画布。点击分开，可单独切换某个画布",
+    unlink_title: "已分开：切换只作用于选中的画布。点击重新联动（其他画布立即切到横屏的节目和预监）",
+    canvas_both: "两者", canvas_both_sub: "both", canvas_all: "全部", canvas_all_sub: "all",
+    canvas_target: "切换作用于", canvas_no_outputs: "这个画布没有推流",
   },
   en: {
     title: "Control room", preview: "Preview", program: "Program", take: "TAKE", auto: "AUTO", take_sub: "", auto_sub: "",
@@ -85,6 +90,11 @@ const STRINGS = {
     join_qr: "Join QR", join_title: "Scan to join with a phone", close: "Close",
     join_rotate: "New link (old one revoked)", join_takeover: "Allow another phone to take over", join_takeover_on: "Takeover allowed: the next phone to join replaces this one",
     empty_outputs: "The show has no outputs", empty_log: "Nothing yet",
+    linked: "LINKED", linked_sub: "", unlinked: "UNLINKED", unlinked_sub: "",
+    link_title: "Linked: one TAKE switches every canvas. Click to unlink and switch a canvas on its own",
+    unlink_title: "Unlinked: TAKE and preview act on the chosen canvas. Click to link again (the other canvases cut to the main canvas's program and preview at once)",
+    canvas_both: "Both", canvas_both_sub: "", canvas_all: "All", canvas_all_sub: "",
+    canvas_target: "Acts on", canvas_no_outputs: "No outputs on this canvas",
   },
 };
 

@@ -17,6 +17,7 @@ const S = {
   dropped: {},          // source name -> true from "no signal" until frames come back
   log: [],              // the event log's entries, oldest first (drawn again in the chosen language)
   received: {},         // type -> events received (for tests and the curious)
+  target: "all",        // unlinked canvases: which one TAKE and preview act on ("all" or a canvas name)
 };
 const LOG_SIZE = 1000;        // as many as the server's history: an hour of a busy operator
 const COLLAPSE_WINDOW = 10;   // the server's rule: a repeated warning replaces its earlier copy
@@ -29,9 +30,58 @@ const sceneLabel = (name) => scenes().find((s) => s.name === name)?.label || nam
 const sourceLabel = (name) => S.state?.sources.find((s) => s.name === name)?.label || name;
 const outputLabel = (name) => S.state?.outputs.find((o) => o.name === name)?.label || name;
 
+// --- canvases --------------------------------------------------------------
+// A show has one canvas ("main") or more (a portrait one beside it). A server without
+// `canvases` in its state is treated as one main canvas, so the page works either way.
+function canvases() {
+  const list = S.state?.canvases;
+  if (Array.isArray(list) && list.length) return list;
+  return [{ name: "main", program: S.state?.program, preview: S.state?.preview, outputs: (S.state?.outputs || []).map((o) => o.name) }];
+}
+const multi = () => canvases().length > 1;
+const linked = () => !multi() || S.state?.linked !== false;
+const canvasOf = (name) => canvases().find((c) => c.name === name);
+const canvasLabel = (name) => canvasOf(name)?.label || name;
+const outputCanvas = (o) => o.canvas || canvases().find((c) => (c.outputs || []).includes(o.name))?.name || "main";
+
+// Record a canvas's program and/or preview; the main canvas's are also the state's own fields.
+function setOnAir(name, { program, preview }) {
+  const c = canvasOf(name);
+  if (c && program !== undefined) c.program = program;
+  if (c && preview !== undefined) c.preview = preview;
+  if (name === "main") {
+    if (program !== undefined) S.state.program = program;
+    if (preview !== undefined) S.state.preview = preview;
+  }
+}
+
+// The canvases a preview or TAKE goes to: null means "one request, no canvas" (linked or one canvas).
+function targetCanvases() {
+  if (linked()) return null;
+  if (S.target !== "all" && canvasOf(S.target)) return [S.target];
+  return canvases().map((c) => c.name);
+}
+
+// Whose tally the scene buttons show: the chosen canvas when unlinked, else the main one.
+const tallyCanvas = () => (!linked() && S.target !== "all" && canvasOf(S.target)) ? S.target : "main";
+
 // --- commands -------------------------------------------------------------
 async function setPreview(scene) {
-  const answer = await command("/api/preview", { scene });
+  const targets = targetCanvases();
+  if (!targets) {
+    const answer = await command("/api/preview", { scene });
+    if (answer) applyProgramPreview(answer);
+    return;
+  }
+  for (const canvas of targets) {
+    const answer = await command("/api/preview", { scene, canvas });
+    if (!answer) return;
+    applyProgramPreview(answer);
+  }
+}
+
+async function setLinked(want) {
+  const answer = await command("/api/link", { linked: want });
   if (answer) applyProgramPreview(answer);
 }
 
@@ -43,8 +93,18 @@ async function take(auto) {
     ? { transition: $("#transition").value, duration_ms: Number($("#duration").value) || 0 }
     : { transition: "cut" };
   try {
-    const answer = await command("/api/take", body);
-    if (answer) applyProgramPreview(answer);
+    const targets = targetCanvases();
+    if (!targets) {
+      const answer = await command("/api/take", body);
+      if (answer) applyProgramPreview(answer);
+    } else {
+      // Unlinked, "both": one take per canvas, main first (they land a frame or so apart).
+      for (const canvas of targets) {
+        const answer = await command("/api/take", { ...body, canvas });
+        if (!answer) break;
+        applyProgramPreview(answer);
+      }
+    }
   } finally {
     S.busy = false;
     document.body.classList.remove("taking");
@@ -149,9 +209,13 @@ async function showJoin(name) {
 }
 
 // --- applying what the server says ---------------------------------------------
-function applyProgramPreview({ program, preview }) {
-  if (program !== undefined) S.state.program = program;
-  if (preview !== undefined) S.state.preview = preview;
+function applyProgramPreview({ program, preview, canvases: byCanvas, linked: isLinked }) {
+  setOnAir("main", { program, preview });
+  for (const [name, on] of Object.entries(byCanvas || {})) setOnAir(name, on || {});
+  if (isLinked !== undefined && isLinked !== S.state.linked) {
+    S.state.linked = isLinked;
+    renderCanvasControls();
+  }
   renderTally();
 }
 
@@ -203,14 +267,20 @@ function onMessage(ev) {
       renderLog();
       break;
     }
-    case "program":
-      S.state.program = ev.scene;
-      if (ev.preview !== undefined) S.state.preview = ev.preview;
-      S.state.transition = ev.transition && ev.transition !== "cut" ? ev : null;
+    case "program": {
+      const canvas = ev.canvas || "main";
+      setOnAir(canvas, { program: ev.scene, preview: ev.preview });
+      if (canvas === "main") S.state.transition = ev.transition && ev.transition !== "cut" ? ev : null;
       renderTally();
       break;
+    }
     case "preview":
-      S.state.preview = ev.scene;
+      setOnAir(ev.canvas || "main", { preview: ev.scene });
+      renderTally();
+      break;
+    case "link":
+      S.state.linked = !!ev.linked;
+      renderCanvasControls();
       renderTally();
       break;
     case "source_state": applySource(ev); break;
@@ -254,6 +324,8 @@ function renderAll() {
     $("#duration").value = S.state.show.transition_ms ?? 500;
   }
   renderScenes();
+  renderMonitors();
+  renderCanvasControls();
   renderSources();
   renderOutputs();
   renderMixer();
@@ -267,7 +339,7 @@ function renderAll() {
 function renderScenes() {
   sync($("#scenes"), scenes(), (s) => s.name, (s) => {
     const btn = h("button", { class: "scene", type: "button" },
-      h("span", { class: "key" }), h("span", { class: "label" }), h("span", { class: "name" }));
+      h("span", { class: "key" }), h("span", { class: "label" }), h("span", { class: "name" }), h("span", { class: "ctally" }));
     btn.addEventListener("click", () => { setPreview(btn.dataset.key); btn.blur(); });
     btn.addEventListener("dblclick", () => take(false));
     return btn;
@@ -281,20 +353,94 @@ function renderScenes() {
 
 function renderTally() {
   if (!S.state) return;
-  const { program, preview } = S.state;
+  const shown = canvasOf(tallyCanvas()) || { program: S.state.program, preview: S.state.preview };
+  const { program, preview } = shown;
+  // Other canvases showing something else get a small tag on the scene (only ever when unlinked).
+  const others = canvases().filter((c) => c.name !== tallyCanvas());
   for (const btn of $("#scenes").children) {
     btn.classList.toggle("on-program", btn.dataset.key === program);
     btn.classList.toggle("on-preview", btn.dataset.key === preview);
+    const tags = [];
+    for (const c of others) {
+      if (c.program === btn.dataset.key && c.program !== program) tags.push(h("span", { class: "c-pgm" }, `${c.label || c.name} PGM`));
+      if (c.preview === btn.dataset.key && c.preview !== preview) tags.push(h("span", { class: "c-pvw" }, `${c.label || c.name} PVW`));
+    }
+    btn.querySelector(".ctally")?.replaceChildren(...tags);
   }
-  $("#pgm-name").textContent = sceneLabel(program);
-  $("#pvw-name").textContent = sceneLabel(preview);
+  for (const c of canvases()) {
+    const pgmFig = $(`#pgm-group > .monitor[data-key="${CSS.escape(c.name)}"] .scene-name`);
+    const pvwFig = $(`#pvw-group > .monitor[data-key="${CSS.escape(c.name)}"] .scene-name`);
+    if (pgmFig) pgmFig.textContent = pgmFig.title = sceneLabel(c.program);
+    if (pvwFig) pvwFig.textContent = pvwFig.title = sceneLabel(c.preview);
+  }
+  const targets = targetCanvases();
+  for (const fig of document.querySelectorAll(".monitor-group > .monitor")) {
+    fig.classList.toggle("targeted", !!targets && multi() && targets.length < canvases().length && targets.includes(fig.dataset.key));
+  }
+  // A source is on air (or up next) when any canvas's program (preview) scene uses it.
   const inScene = (name) => scenes().find((s) => s.name === name)?.sources ?? [];
-  const pgm = new Set(inScene(program));
-  const pvw = new Set(inScene(preview));
+  const pgm = new Set(canvases().flatMap((c) => inScene(c.program)));
+  const pvw = new Set(canvases().flatMap((c) => inScene(c.preview)));
   for (const tile of $("#sources").children) {
     tile.classList.toggle("in-program", pgm.has(tile.dataset.key));
     tile.classList.toggle("in-preview", pvw.has(tile.dataset.key));
   }
+}
+
+// One PVW and one PGM monitor per canvas; the main canvas's are in the page already.
+// Each figure grows in proportion to its picture's shape, so all pictures are equally tall.
+function renderMonitors() {
+  const several = multi();
+  for (const [group, kind, tag, word] of [["#pvw-group", "preview", "PVW", "preview"], ["#pgm-group", "program", "PGM", "program"]]) {
+    sync($(group), canvases(), (c) => c.name, (c) => {
+      const target = `${kind}@${c.name}`;
+      // Narrow: the tag and the canvas's label say enough ("PGM 竖屏"), the scene goes under them.
+      return h("figure", { class: `monitor monitor-${kind} extra` },
+        h("figcaption", {}, h("span", { class: "tag" }, tag), " ", h("span", { class: "canvas-name" }), " ",
+          h("b", { class: "scene-name" })),
+        h("div", { class: "screen" }, h("img", { alt: target, dataset: { thumb: target } })));
+    }, (fig, c) => {
+      const name = fig.querySelector(".canvas-name");
+      name.hidden = !several;
+      name.textContent = canvasLabel(c.name);
+      if (!several) { fig.style.flexGrow = ""; return; }
+      // The main monitor's picture is 16:9 (as it always was); the others keep their canvas's shape.
+      const aspect = c.name === "main" || !(c.width && c.height) ? 16 / 9 : c.width / c.height;
+      fig.style.flexGrow = String(aspect);
+      if (c.name !== "main") fig.querySelector(".screen").style.aspectRatio = `${c.width} / ${c.height}`;
+      const caption = fig.querySelector("[data-i18n]");
+      if (caption) caption.textContent = t(word);
+    });
+  }
+}
+
+// The link toggle and, when unlinked, the choice of canvas TAKE acts on; only for shows with several canvases.
+function renderCanvasControls() {
+  const box = $("#canvas-controls");
+  box.hidden = !multi();
+  if (!multi()) return;
+  const isLinked = linked();
+  const btn = $("#link");
+  btn.setAttribute("aria-pressed", isLinked ? "true" : "false");
+  btn.querySelector(".main").textContent = t(isLinked ? "linked" : "unlinked");
+  btn.querySelector(".sub").textContent = t(isLinked ? "linked_sub" : "unlinked_sub");
+  btn.title = t(isLinked ? "link_title" : "unlink_title");
+  const choices = $("#canvas-target");
+  choices.hidden = isLinked;
+  choices.setAttribute("aria-label", t("canvas_target"));
+  if (S.target !== "all" && !canvasOf(S.target)) S.target = "all";
+  const both = canvases().length === 2;
+  const items = [{ name: "all", label: t(both ? "canvas_both" : "canvas_all"), sub: t(both ? "canvas_both_sub" : "canvas_all_sub") },
+    ...canvases().map((c) => ({ name: c.name, label: c.label || c.name, sub: c.label && c.label !== c.name ? c.name : "" }))];
+  sync(choices, items, (it) => it.name, (it) => {
+    const b = h("button", { class: "btn small", type: "button", role: "radio" }, h("span", { class: "main" }), h("small"));
+    b.addEventListener("click", () => { S.target = b.dataset.key; b.blur(); renderCanvasControls(); renderTally(); });
+    return b;
+  }, (b, it) => {
+    b.querySelector(".main").textContent = it.label;
+    b.querySelector("small").textContent = it.sub;
+    b.setAttribute("aria-checked", S.target === it.name ? "true" : "false");
+  });
 }
 
 function formatLine(src) {
@@ -339,11 +485,29 @@ function renderSources() {
   if (added.length) thumbs?.refresh();
 }
 
+// Outputs grouped under their canvas (a heading per canvas only when the show has several).
 function renderOutputs() {
   const box = $("#outputs");
   const outs = S.state.outputs;
   if (!outs.length) { box.replaceChildren(h("p", { class: "empty" }, t("empty_outputs"))); return; }
   box.querySelector(".empty")?.remove();
+  const several = multi();
+  sync(box, canvases(), (c) => c.name, () => h("div", { class: "out-group" },
+    h("h3", { class: "canvas-head" }, h("span", { class: "name" }), h("small")), h("div", { class: "outs" })),
+  (group, c) => {
+    const head = group.querySelector(".canvas-head");
+    head.hidden = !several;
+    head.querySelector(".name").textContent = c.label || c.name;
+    head.querySelector("small").textContent = [c.label && c.label !== c.name ? c.name : "", c.width && c.height ? `${c.width}×${c.height}` : ""]
+      .filter(Boolean).join(" · ");
+    const mine = outs.filter((o) => outputCanvas(o) === c.name);
+    const list = group.querySelector(".outs");
+    if (several && !mine.length) list.replaceChildren(h("p", { class: "empty" }, t("canvas_no_outputs")));
+    else { list.querySelector(".empty")?.remove(); syncOutputs(list, several ? mine : outs); }
+  });
+}
+
+function syncOutputs(box, outs) {
   sync(box, outs, (o) => o.name, (o) => {
     const card = h("div", { class: "out" },
       h("div", { class: "out-head" }, h("b", { class: "label" }), h("span", { class: "platform" }), h("span", { class: "state-pill" })),
@@ -449,7 +613,13 @@ function renderLevels() {
 function renderEngine() {
   const e = S.state.engine || {};
   const late = e.late_frames ?? 0;
-  $("#engine").textContent = e.fps != null ? `${t("engine")} ${Number(e.fps).toFixed(1)} ${t("fps")} · ${t("late")} ${late}` : "";
+  let text = e.fps != null ? `${t("engine")} ${Number(e.fps).toFixed(1)} ${t("fps")} · ${t("late")} ${late}` : "";
+  // Other canvases have their own clock and encoder: their figures follow the main one's.
+  for (const [name, c] of Object.entries(e.canvases || {})) {
+    if (name === "main" || !c || c.fps == null) continue;
+    text += ` · ${canvasLabel(name)} ${Number(c.fps).toFixed(1)} ${t("fps")} · ${t("late")} ${c.late_frames ?? 0}`;
+  }
+  $("#engine").textContent = text;
 }
 
 // --- event log -------------------------------------------------------------------
@@ -675,7 +845,7 @@ function tick() {
   $("#wall").textContent = clockTime(Date.now() / 1000);
   $("#on-air").textContent = S.startedLocal ? hms(Date.now() / 1000 - S.startedLocal) : "00:00:00";
   if (S.state) {
-    for (const card of $("#outputs").children) {
+    for (const card of document.querySelectorAll("#outputs .out")) {
       const o = S.state.outputs.find((x) => x.name === card.dataset.key);
       if (o) card.querySelector(".uptime").textContent = hms(uptime(o));
     }
@@ -719,6 +889,7 @@ function init() {
     onStatus(S.online ? "open" : "closed", 1);
   });
   $("#take").addEventListener("click", (e) => { e.currentTarget.blur(); take(false); });
+  $("#link").addEventListener("click", (e) => { e.currentTarget.blur(); if (S.online && S.state) setLinked(!linked()); });
   $("#auto").addEventListener("click", (e) => { e.currentTarget.blur(); take(true); });
   $("#advance").addEventListener("click", (e) => { e.currentTarget.blur(); advanceRundown(); });
   $("#start-all").addEventListener("click", (e) => { e.currentTarget.blur(); allOutputs("start"); });
