@@ -34,6 +34,7 @@ from .editlist import ProgramEvent, ProgramLog
 from .encoder import Encoder
 from .events import EventBus
 from .geometry import slot_sizes
+from .layouts import scene_layers
 from .outputs import Output, output_class
 from .sources import Source, SourceSlot, source_class
 from .transitions import Transition, crossfade_gains
@@ -332,6 +333,15 @@ class Engine:
         else:
             self._emit_log("画布分开 canvases unlinked: each switches on its own", actor=actor,
                            en="canvases unlinked: each switches on its own")
+
+    def on_air(self) -> tuple[set[str], set[str]]:
+        """The sources on program and in preview on any canvas, each canvas read in its own
+        layout (a phone only the portrait program shows is on air too)."""
+        def shown(scene: str, canvas: str) -> set[str]:
+            return {l.source for l in scene_layers(self.config, scene, canvas) if l.kind == "source" and l.source}
+
+        cs = self.canvases.values()
+        return set().union(*(shown(c.program, c.name) for c in cs)), set().union(*(shown(c.preview, c.name) for c in cs))
 
     def transition_info(self, canvas: str = MAIN_CANVAS) -> dict[str, Any] | None:
         return self.canvases[canvas].transition_info(self.frame_index)

@@ -71,7 +71,7 @@ class Show:
 
             engine = self.engine
             self.phones = PhoneHub(engine.slots, config.sources, config.scenes,
-                                   on_air=lambda: (engine.program, engine.preview),
+                                   on_air=engine.on_air,
                                    publish=self.bus.publish, ice_servers=config.ice_servers, show_name=config.name)
             hub = self.phones
             self.bus.listeners.append(lambda event: event.type in ("program", "preview") and hub.on_air_changed())

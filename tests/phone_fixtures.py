@@ -116,8 +116,13 @@ async def serve_hub(show: SimpleNamespace) -> AsyncIterator[tuple[PhoneHub, str]
     for source in show.sources.values():
         source.start()
     engine = show.engine
-    hub = PhoneHub(engine.slots, show.config.sources, show.config.scenes,
-                   on_air=lambda: (engine.program, engine.preview), publish=show.bus.publish,
+    scenes = show.config.scenes
+
+    def shown(scene: str | None) -> set[str]:
+        return set(scenes[scene].visible_sources()) if scene in scenes else set()
+
+    hub = PhoneHub(engine.slots, show.config.sources, scenes,
+                   on_air=lambda: (shown(engine.program), shown(engine.preview)), publish=show.bus.publish,
                    ice_servers=getattr(show.config, "ice_servers", ()), show_name=show.config.name)
     show.phones = hub
     show.bus.listeners.append(lambda event: event.type in ("program", "preview") and hub.on_air_changed())

@@ -93,6 +93,15 @@ async def test_unlinked_take_switches_main_only_and_relinking_realigns(show: Sho
     assert ("program", "portrait", "b") in rec.of("program")
 
 
+async def test_on_air_reads_each_canvas_in_its_own_layout(show: Show) -> None:
+    """A phone's tally: green is on program only through the portrait layout of b."""
+    assert show.engine.on_air() == ({"red"}, {"blue", "green"})
+    await show.set_linked(False)
+    await show.set_program("b", canvas="portrait")
+    # b was portrait's preview: the cut swaps it with a there
+    assert show.engine.on_air() == ({"red", "blue", "green"}, {"blue", "red"})
+
+
 async def test_unknown_canvas_is_refused_with_did_you_mean(show: Show) -> None:
     with pytest.raises(Refusal) as err:
         await show.set_program("a", canvas="portrat")

@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 from ..refusal import Refusal
 from ..sources.base import SourceSlot
@@ -61,12 +61,12 @@ class PhoneHub:
     """Phone slots of one show.
 
     `slots`: the engine's slot of each phone source; `sources`: their settings;
-    `scenes`: the show's scenes (for tally); `on_air()`: (program, preview) scene
-    names; `publish(event, fields)`: where `phone` events go.
+    `scenes`: the show's scenes; `on_air()`: the sources on program and the
+    sources in preview (on any canvas), for tally; `publish(event, fields)`: where `phone` events go.
     """
 
     def __init__(self, slots: Mapping[str, SourceSlot], sources: Mapping[str, Any], scenes: Mapping[str, Any],
-                 on_air: Callable[[], tuple[str | None, str | None]], publish: Callable[..., None],
+                 on_air: Callable[[], tuple[Collection[str], Collection[str]]], publish: Callable[..., None],
                  ice_servers: tuple[Any, ...] = (), show_name: str = "") -> None:
         self.slots = slots
         self.sources = sources
@@ -208,15 +208,11 @@ class PhoneHub:
 
     # --- pages (tally, stats from the phone) ----------------------------------------
     def tally(self, name: str) -> str:
-        """program (red), preview (green) or off, from the scenes on program and preview."""
-        program, preview = self.on_air()
-
-        def shows(scene: str | None) -> bool:
-            return scene in self.scenes and name in self.scenes[scene].visible_sources()
-
-        if shows(program):
+        """program (red), preview (green) or off: is the phone in what program or preview show."""
+        on_program, in_preview = self.on_air()
+        if name in on_program:
             return "program"
-        if shows(preview):
+        if name in in_preview:
             return "preview"
         return "off"
 
