@@ -124,7 +124,11 @@ def source_command(kind: str, url: str, width: int, height: int, sample_rate: in
         out_opts.update(acodec="pcm_s16le", ar=sample_rate, ac=channels, map="0:a:0?")
     else:
         out_opts["an"] = None
-    return _compile(ffmpeg_py.output(video, "pipe:1", **out_opts)) + (iso_output_args(iso_path) if iso_path else [])
+    # One filter thread: the chain is one scale of one picture; more threads only hold
+    # more frames (measured: 66 -> 48 MiB anonymous memory in a 1080p child, same CPU).
+    return (_compile(ffmpeg_py.output(video, "pipe:1", **out_opts),
+                     ["-filter_threads", "1", "-filter_complex_threads", "1"])
+            + (iso_output_args(iso_path) if iso_path else []))
 
 
 def iso_output_args(path: str) -> list[str]:
