@@ -889,9 +889,10 @@ HOW_TO_RUN = """\
 
 The first run also encodes the input files (≈ 15 s, cached in `$TMPDIR/stream-ops-bench-media`).
 Items for `--only`: `a`, `b`, `c` (mixing cost vs FFmpeg), `fanout`, `growth` (N × 720p),
-`growth1080` (N × 1080p), `switch`, `g2g` (glass to glass), `reconnect`, `demo`, `long` (show (c)
-for `--long-seconds`, default 600: real time, free CPU, memory and its slope). Run it on an otherwise idle machine: the
-workloads run one after the other, never two at once, and anything else running skews them.
+`growth1080` (N × 1080p), `switch`, `g2g` (glass to glass), `reconnect`, `demo`, `long`
+(show (c) for `--long-seconds`, default 600: real time, free CPU, memory and its slope).
+Run it on an otherwise idle machine: the workloads run one after the other, never two at
+once, and anything else running skews them.
 The section "What dominates show (c)" below is written by hand and kept when the script
 rewrites this file (between the `analysis` markers).
 """
