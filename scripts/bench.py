@@ -966,8 +966,8 @@ def _f(x: float | None, nd: int = 2) -> str:
 def growth_table(rows: dict) -> list[str]:
     """Markdown rows of a growth series: cost per source count, and per added source."""
     out = ["| sources | stream-ops | per added source | FFmpeg | FFmpeg per added source | ratio | late | drops "
-           "| max gap ms | peak RSS / PSS MiB | other load, cores |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "| max gap ms | peak RSS / PSS MiB | other load, cores | FFmpeg speed |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     prev = None
     for n, row in sorted(rows.items(), key=lambda kv: int(kv[0])):
         so, ff = row["stream_ops"], row.get("ffmpeg")
@@ -979,7 +979,8 @@ def growth_table(rows: dict) -> list[str]:
         out.append(f"| {n} | {_f(so['cpu_per_s'])} | {per} | {_f(ff['cpu_per_s']) if ff else '–'} | {per_ff} | "
                    f"{_f(so['cpu_per_s'] / ff['cpu_per_s']) + '×' if ff else '–'} | {so['late_frames']} | "
                    f"{so['encoder_drops']} | {_f(so['max_gap_ms'], 0)} | {_f(so['peak_rss_mib'], 0)} / "
-                   f"{_f(so.get('peak_pss_mib'), 0)} | {_f(so['others_cores'])} |")
+                   f"{_f(so.get('peak_pss_mib'), 0)} | {_f(so['others_cores'])} | "
+                   f"{_f(ff['speed']) if ff else '–'} |")
         prev = (int(n), so["cpu_per_s"], ff["cpu_per_s"] if ff else None)
     return out + [""]
 

@@ -49,9 +49,9 @@ def test_rss_slope_is_a_least_squares_fit_in_mib_per_hour():
 def test_growth_table_gives_cost_per_added_source_on_both_sides():
     bench = _bench()
     row = lambda cpu: {"cpu_per_s": cpu, "late_frames": 0, "encoder_drops": 0, "max_gap_ms": 40.0,  # noqa: E731
-                       "peak_rss_mib": 300.0, "peak_pss_mib": 200.0, "others_cores": 0.0}
+                       "peak_rss_mib": 300.0, "peak_pss_mib": 200.0, "others_cores": 0.0, "speed": 1.0}
     lines = bench.growth_table({1: {"stream_ops": row(0.5), "ffmpeg": row(0.4)},
                                 4: {"stream_ops": row(1.1), "ffmpeg": row(0.9)}})
     four = next(line for line in lines if line.startswith("| 4 |"))
     cells = [c.strip() for c in four.strip("|").split("|")]
-    assert cells[:6] == ["4", "1.10", "0.20", "0.90", "0.17", "1.22×"]
+    assert cells[:6] == ["4", "1.10", "0.20", "0.90", "0.17", "1.22×"] and cells[-1] == "1.00"
