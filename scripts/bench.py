@@ -54,7 +54,7 @@ AUDIO = {"sample_rate": 44100, "channels": 2, "bitrate_kbps": 128}
 BITRATE = {720: 2500, 1080: 4500}           # program bitrate by program height
 INPUT_BITRATE = {720: 2500, 1080: 4500}     # the "cameras" we feed in
 LOWER_THIRD = "Online job fair - scan the code to apply"
-ALL_ITEMS = ["a", "b", "c", "fanout", "growth", "switch", "g2g", "reconnect", "demo", "portrait"]
+ALL_ITEMS = ["a", "b", "c", "fanout", "growth", "growth1080", "switch", "g2g", "reconnect", "demo", "portrait", "long"]
 QUICK_ITEMS = ["a", "b", "c", "fanout", "growth", "switch", "g2g"]
 
 
@@ -166,6 +166,32 @@ def _label(p: psutil.Process, names: dict[str, str]) -> str:
     return "ffmpeg"
 
 
+def _pss(pid: int) -> int:
+    """Proportional set size in bytes: each shared page divided among the processes mapping it."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def rss_slope_mib_per_h(samples: list[tuple[float, int]]) -> float | None:
+    """Least-squares slope of RSS over time, MiB per hour (None with fewer than 2 samples)."""
+    if len(samples) < 2:
+        return None
+    t0 = samples[0][0]
+    xs = [t - t0 for t, _ in samples]
+    ys = [r / 2**20 for _, r in samples]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return None
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx * 3600
+
+
 def _busy() -> float:
     """CPU seconds the whole machine has been busy (all cores, all processes)."""
     t = psutil.cpu_times()
@@ -193,7 +219,13 @@ class TreeSampler:
         self.children = children
         self.names = names or {}
         self.period = 1.0 / hz
+        self.keep_rss = False
+        self._labels: dict[int, str] = {}
         self.peak_rss = 0
+        self.peak_rss_by: dict[str, int] = {}   # per process label, at the sample with the peak total
+        self.peak_pss = 0    # shared pages (the ffmpeg binary in every child) counted once
+        self.rss_samples: list[tuple[float, int]] = []   # (monotonic, total RSS), when keep_rss is set
+        self._n = 0
         self.window: dict[int, dict[str, Any]] | None = None
         self._wall0 = 0.0
         self._lock = threading.Lock()
@@ -212,7 +244,10 @@ class TreeSampler:
 
     def sample(self) -> None:
         with self._lock:
-            rss = 0
+            rss = pss = 0
+            by: dict[str, int] = {}
+            self._n += 1
+            with_pss = self._n % 5 == 1    # smaps_rollup walks page tables: once a second is enough
             for p in self._procs():
                 try:
                     with p.oneshot():
@@ -222,14 +257,21 @@ class TreeSampler:
                 except psutil.Error:
                     continue
                 rss += mem
+                pss += _pss(p.pid) if with_pss else 0
+                label = self._labels.get(p.pid) or self._labels.setdefault(p.pid, _label(p, self.names))
+                by[label] = by.get(label, 0) + mem
                 if self.window is not None:
                     cpu = ct.user + ct.system
                     rec = self.window.get(p.pid)
                     if rec is None:
-                        rec = self.window[p.pid] = {"label": _label(p, self.names),
+                        rec = self.window[p.pid] = {"label": label,
                                                     "base": 0.0 if created >= self._wall0 else cpu, "last": cpu}
                     rec["last"] = cpu
-            self.peak_rss = max(self.peak_rss, rss)
+            if rss > self.peak_rss:
+                self.peak_rss, self.peak_rss_by = rss, by
+            self.peak_pss = max(self.peak_pss, pss)
+            if self.keep_rss:
+                self.rss_samples.append((time.monotonic(), rss))
 
     def _run(self) -> None:
         while not self._stop.wait(self.period):
@@ -467,12 +509,14 @@ def spec_c_portrait() -> Spec:
     return spec
 
 
-def spec_grid(n: int) -> Spec:
+def spec_grid(n: int, height: int = 720) -> Spec:
+    """N sources of `height`p30 in a grid → `height`p30."""
     names = [f"cam{i + 1}" for i in range(n)]
     cols = math.ceil(math.sqrt(n))
-    rects = grid_rects(n, cols, Rect(0, 0, 1280, 720))
-    return Spec(f"grid{n}", f"{n} × 720p30, grid → 720p30", 720, [(nm, 720) for nm in names],
-                {"grid": {"columns": cols, "sources": names}}, _overlay_graph(720, rects))
+    rects = grid_rects(n, cols, Rect(0, 0, height * 16 // 9, height))
+    key = f"grid{n}" if height == 720 else f"grid{n}-{height}p"
+    return Spec(key, f"{n} × {height}p30, grid → {height}p30", height, [(nm, height) for nm in names],
+                {"grid": {"columns": cols, "sources": names}}, _overlay_graph(height, rects))
 
 
 class Bench:
@@ -494,7 +538,8 @@ class Bench:
         return d
 
     # --- stream-ops side ---
-    def run_show(self, spec: Spec, n_outputs: int = 1, profile: bool = False) -> dict[str, Any]:
+    def run_show(self, spec: Spec, n_outputs: int = 1, profile: bool = False, window: float | None = None,
+                 rss_trace: bool = False) -> dict[str, Any]:
         wait_for_quiet(self.args.quiet_wait, self.log)
         targets = [null_target(free_port()) for _ in range(n_outputs)]
         sources: dict[str, dict] = {}
@@ -519,6 +564,7 @@ class Bench:
             text = json.dumps(doc, ensure_ascii=False, indent=1)
         show = ShowProcess(self._dir(f"show-{spec.key}-{n_outputs}out"), text, token="bench")
         sampler = TreeSampler(show.proc.pid, names=names)
+        window = window or self.window
         try:
             publishers = [copy_publisher(p, u) for p, u in pub_urls]
             wait_until(lambda: all(s["state"] == "live" for s in show.state()["sources"]), 40, 0.2,
@@ -528,13 +574,14 @@ class Bench:
             time.sleep(self.warm)
             e0 = show.state()["engine"]
             sampler.start_window()
+            sampler.keep_rss = rss_trace
             thread_names: dict[int, str] = {}
             if profile:
-                time.sleep(self.window / 2)
+                time.sleep(window / 2)
                 thread_names = py_spy_threads(show.proc.pid)
-                time.sleep(self.window / 2)
+                time.sleep(window / 2)
             else:
-                time.sleep(self.window)
+                time.sleep(window)
             w = sampler.end_window()
             e1 = show.state()["engine"]
             outs = show.state()["outputs"]
@@ -552,13 +599,24 @@ class Bench:
             "late_frames": e1["late_frames"] - e0["late_frames"], "encoder_drops": e1["encoder_drops"] - e0["encoder_drops"],
             "late_frames_run": e1["late_frames"], "encoder_drops_run": e1["encoder_drops"],
             "max_gap_ms": e1["max_gap_ms"], "composite_ms": e1["composite_ms"], "encode_ms": e1["encode_ms"],
-            "peak_rss_mib": sampler.peak_rss / 2**20, "outputs_dropped": sum(o["dropped"] for o in outs),
+            "peak_rss_mib": sampler.peak_rss / 2**20,
+            "peak_rss_by_mib": {k: v / 2**20 for k, v in sorted(sampler.peak_rss_by.items(), key=lambda kv: -kv[1])},
+            "peak_pss_mib": sampler.peak_pss / 2**20,
+            "outputs_dropped": sum(o["dropped"] for o in outs),
             "others_cores": w["others_cores"], "loadavg": os.getloadavg()[0],
             "canvases": {name: {"fps": (c["frames"] - e0["canvases"][name]["frames"]) / w["wall_s"],
                                 "encoder_drops": c["encoder_drops"] - e0["canvases"][name]["encoder_drops"],
                                 "encode_ms": c["encode_ms"], "composite_ms": c["composite_ms"]}
                          for name, c in e1.get("canvases", {}).items()},
         }
+        if rss_trace:
+            trace = sampler.rss_samples
+            res["rss_slope_mib_h"] = rss_slope_mib_per_h(trace)
+            minute = [r for t, r in trace if t - trace[0][0] <= 60] if trace else []
+            last = [r for t, r in trace if trace[-1][0] - t <= 60] if trace else []
+            res["rss_first_minute_mib"] = statistics.fmean(minute) / 2**20 if minute else None
+            res["rss_last_minute_mib"] = statistics.fmean(last) / 2**20 if last else None
+            res["rss_trace_mib"] = [(round(t - trace[0][0], 1), round(r / 2**20, 1)) for t, r in trace[::25]]   # every 5 s
         if profile:
             res["threads"] = {f"{thread_names.get(tid, 'native')} [{tid}]": cpu / w["wall_s"]
                               for tid, cpu in sorted(w["threads"].items(), key=lambda kv: -kv[1]) if cpu > 0.005 * w["wall_s"]}
@@ -635,7 +693,8 @@ class Bench:
                "wall_s": w["wall_s"], "speed": prog_s / w["wall_s"],
                "fps": (f(p1, "frame") - f(p0, "frame")) / w["wall_s"],
                "dup_frames": f(p1, "dup_frames") - f(p0, "dup_frames"), "drop_frames": f(p1, "drop_frames") - f(p0, "drop_frames"),
-               "peak_rss_mib": sampler.peak_rss / 2**20, "others_cores": w["others_cores"]}
+               "peak_rss_mib": sampler.peak_rss / 2**20, "peak_pss_mib": sampler.peak_pss / 2**20,
+               "others_cores": w["others_cores"]}
         self.log(f"ffmpeg {spec.key} ×{n_encodes} enc: {res['cpu_per_s']:.2f} CPU s per program s, speed {res['speed']:.2f}, others {res['others_cores']:.2f} cores")
         return res
 
@@ -666,15 +725,28 @@ class Bench:
                                   "ratio_5_1": five["cpu_per_s"] / one["cpu_per_s"],
                                   "ffmpeg_ratio_5_1": ff5["cpu_per_s"] / ff1["cpu_per_s"]}
 
-    def growth(self) -> None:
+    def growth(self, height: int = 720) -> None:
+        """N × `height`p30 sources in a grid → `height`p30: what each added source costs."""
+        if height == 720:
+            counts = (1, 8) if self.args.quick else (1, 2, 4, 8)
+        else:   # 8 × 1080p decodes alone need ~1.3 cores here: stop at 6
+            counts = (1, 4) if self.args.quick else (1, 2, 4, 6)
         rows = {}
-        for n in ((1, 8) if self.args.quick else (1, 2, 4, 8)):
-            spec = spec_grid(n)
+        for n in counts:
+            spec = spec_grid(n, height)
             row = {"stream_ops": self.run_show(spec)}
             if not self.args.quick:
                 row["ffmpeg"] = self.run_ffmpeg(spec)
             rows[n] = row
-        self.results["growth"] = rows
+        self.results["growth" if height == 720 else f"growth{height}"] = rows
+
+    def long(self) -> None:
+        """Show (c) for --long-seconds: does it hold real time, and does its memory grow?"""
+        res = self.run_show(spec_c(), window=self.args.long_seconds, rss_trace=True)
+        res["free_cores"] = (os.cpu_count() or 1) - res["cpu_per_s"]
+        self.results["long"] = res
+        self.log(f"long run: {res['fps']:.1f} fps, late {res['late_frames']}, drops {res['encoder_drops']}, "
+                 f"free {res['free_cores']:.2f} cores, RSS slope {_f(res['rss_slope_mib_h'], 1)} MiB/h")
 
     def switch(self) -> None:
         """POST /api/program returns → first frame of the new colour decoded at an RTMP receiver."""
@@ -884,15 +956,18 @@ HOW_TO_RUN = """\
 ```sh
 .venv/bin/python scripts/bench.py --quick                 # < 2 min: 2.5 s windows, growth 1 and 8 only, no FFmpeg growth
                                                           # baseline, no reconnect/demo; writes docs/benchmarks.md too
-.venv/bin/python scripts/bench.py                         # full run, < 15 min; rewrites docs/benchmarks.md
+.venv/bin/python scripts/bench.py                         # full run, < 30 min (10 of them: `long`); rewrites docs/benchmarks.md
+.venv/bin/python scripts/bench.py --only long --long-seconds 600 --out /tmp/l.md   # show (c) for 10 minutes
 .venv/bin/python scripts/bench.py --json bench.json       # also every figure as JSON
 .venv/bin/python scripts/bench.py --only a,b,switch --seconds 5 --out /tmp/b.md   # a subset
 ```
 
 The first run also encodes the input files (≈ 15 s, cached in `$TMPDIR/stream-ops-bench-media`).
-Items for `--only`: `a`, `b`, `c` (mixing cost vs FFmpeg), `fanout`, `growth`, `switch`,
-`g2g` (glass to glass), `reconnect`, `demo`. Run it on an otherwise idle machine: the
-workloads run one after the other, never two at once, and anything else running skews them.
+Items for `--only`: `a`, `b`, `c` (mixing cost vs FFmpeg), `fanout`, `growth` (N × 720p),
+`growth1080` (N × 1080p), `switch`, `g2g` (glass to glass), `reconnect`, `demo`, `long`
+(show (c) for `--long-seconds`, default 600: real time, free CPU, memory and its slope).
+Run it on an otherwise idle machine: the workloads run one after the other, never two at
+once, and anything else running skews them.
 The section "What dominates show (c)" below is written by hand and kept when the script
 rewrites this file (between the `analysis` markers).
 """
@@ -936,8 +1011,16 @@ METHOD = """\
   (psutil system times). Anything above ~0.1 core means something else ran at the same
   time and the real-time figures (fps, late, drops) of that row are not clean; the CPU
   seconds per program second are still the measured process's own.
-- **Memory**: peak of the summed RSS of the stream-ops tree (shared pages of the
-  ffmpeg children are counted once per child, so this overstates a little).
+- **Memory**: peak of the summed RSS of the stream-ops tree, sampled at 5 Hz. Shared pages
+  are counted once per process that maps them: every ffmpeg child maps ≈ 45 MiB of the same
+  static ffmpeg binary, so nine children count ≈ 400 MiB that the machine holds once. PSS
+  (`/proc/PID/smaps_rollup`, each shared page divided among its processes, sampled once a
+  second) summed over the tree is what the processes really use together; both are shown.
+- **Long run** (`long`): show (c) measured as in section 1 over `--long-seconds`; free
+  cores = cores − the tree's CPU; RSS slope = least-squares fit of the summed RSS samples
+  (MiB per hour); the JSON keeps the RSS every 5 s (`rss_trace_mib`).
+- **Growth**: N sources (files) in a grid of ⌈√N⌉ columns, at 720p and at 1080p; "per
+  added source" is the cost difference between two rows divided by the sources added.
 - **Switch latency**: two colour sources, scenes `red`/`blue`, 720p30, one RTMP output to
   a receiver (ffmpeg `-listen 1`, `-threads 1 -flags low_delay -fflags nobuffer`, scaled
   to 64×36 RGB, `-flush_packets 1`) whose frames are stamped with `time.monotonic()` in
@@ -953,6 +1036,28 @@ METHOD = """\
 
 def _f(x: float | None, nd: int = 2) -> str:
     return "–" if x is None else f"{x:.{nd}f}"
+
+
+def growth_table(rows: dict) -> list[str]:
+    """Markdown rows of a growth series: cost per source count, and per added source."""
+    out = ["| sources | stream-ops | per added source | FFmpeg | FFmpeg per added source | ratio | late | drops "
+           "| max gap ms | peak RSS / PSS MiB | other load, cores | FFmpeg speed |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    prev = None
+    for n, row in sorted(rows.items(), key=lambda kv: int(kv[0])):
+        so, ff = row["stream_ops"], row.get("ffmpeg")
+        per = per_ff = ""
+        if prev is not None:
+            per = _f((so["cpu_per_s"] - prev[1]) / (int(n) - prev[0]))
+            if ff and prev[2] is not None:
+                per_ff = _f((ff["cpu_per_s"] - prev[2]) / (int(n) - prev[0]))
+        out.append(f"| {n} | {_f(so['cpu_per_s'])} | {per} | {_f(ff['cpu_per_s']) if ff else '–'} | {per_ff} | "
+                   f"{_f(so['cpu_per_s'] / ff['cpu_per_s']) + '×' if ff else '–'} | {so['late_frames']} | "
+                   f"{so['encoder_drops']} | {_f(so['max_gap_ms'], 0)} | {_f(so['peak_rss_mib'], 0)} / "
+                   f"{_f(so.get('peak_pss_mib'), 0)} | {_f(so['others_cores'])} | "
+                   f"{_f(ff['speed']) if ff else '–'} |")
+        prev = (int(n), so["cpu_per_s"], ff["cpu_per_s"] if ff else None)
+    return out + [""]
 
 
 def render_markdown(m: dict[str, Any], r: dict[str, Any], args: argparse.Namespace, analysis: str) -> str:
@@ -984,6 +1089,14 @@ def render_markdown(m: dict[str, Any], r: dict[str, Any], args: argparse.Namespa
         out.append("FFmpeg speed (program s per wall s) / dup / drop: " + "; ".join(
             f"({k}) {_f(mix[k]['ffmpeg']['speed'])} / {mix[k]['ffmpeg']['dup_frames']:.0f} / {mix[k]['ffmpeg']['drop_frames']:.0f}"
             for k in ("a", "b", "c") if k in mix) + "\n")
+        out.append("Peak memory with shared pages counted once (PSS summed over the tree; the static ffmpeg "
+                   "binary's pages are shared by every child, and the RSS column counts them once per child): " + "; ".join(
+            f"({k}) {_f(mix[k]['stream_ops'].get('peak_pss_mib'), 0)} / {_f(mix[k]['ffmpeg'].get('peak_pss_mib'), 0)} MiB"
+            for k in ("a", "b", "c") if k in mix) + ".\n")
+        rss_c = mix.get("c", {}).get("stream_ops", {}).get("peak_rss_by_mib")
+        if rss_c:
+            out.append("RSS of show (c) per process at its peak (MiB): "
+                       + ", ".join(f"{name} {_f(v, 0)}" for name, v in rss_c.items()) + ".\n")
         out.append("### Where the CPU goes (cores, per process)\n")
         for key in ("a", "b", "c"):
             if key in mix:
@@ -1021,22 +1134,21 @@ def render_markdown(m: dict[str, Any], r: dict[str, Any], args: argparse.Namespa
             out.append(f"\n`POST /api/program` itself took {_f(r['switch']['post_median_ms'], 1)} ms (median): "
                        "it returns once the clock thread applied the switch.")
         out.append("\nFrames repeated/dropped and the largest gap per show are in the tables of sections 1 and 7.\n")
-    gr = r.get("growth")
-    if gr:
-        out += ["## 7. How cost grows: N × 720p30 in a grid → 720p30\n",
-                "| sources | stream-ops | per added source | FFmpeg | ratio | late | drops | max gap ms | peak RSS MiB "
-                "| other load, cores |",
-                "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        prev = None
-        for n, row in sorted(gr.items(), key=lambda kv: int(kv[0])):
-            so, ff = row["stream_ops"], row.get("ffmpeg")
-            per = "" if prev is None else _f((so["cpu_per_s"] - prev[1]) / (int(n) - prev[0]))
-            out.append(f"| {n} | {_f(so['cpu_per_s'])} | {per} | {_f(ff['cpu_per_s']) if ff else '–'} | "
-                       f"{_f(so['cpu_per_s'] / ff['cpu_per_s']) + '×' if ff else '–'} | {so['late_frames']} | "
-                       f"{so['encoder_drops']} | {_f(so['max_gap_ms'], 0)} | {_f(so['peak_rss_mib'], 0)} | "
-                       f"{_f(so['others_cores'])} |")
-            prev = (int(n), so["cpu_per_s"])
-        out.append("")
+    for key, title in (("growth", "## 7. How cost grows: N × 720p30 in a grid → 720p30\n"),
+                       ("growth1080", "## 7b. How cost grows at 1080p: N × 1080p30 in a grid → 1080p30\n")):
+        if r.get(key):
+            out += [title] + growth_table(r[key])
+    lg = r.get("long")
+    if lg:
+        out += ["## 8. A long run of show (c)\n",
+                "| minutes | fps | late frames | encoder drops | CPU, cores | free, cores (cores − CPU) | "
+                "peak RSS MiB | peak PSS MiB | RSS slope MiB/h | RSS first / last minute MiB | other load, cores |",
+                "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+                f"| {_f(lg['wall_s'] / 60, 1)} | {_f(lg['fps'], 2)} | {lg['late_frames']} | {lg['encoder_drops']} | "
+                f"{_f(lg['cpu_per_s'])} | {_f(lg['free_cores'])} | {_f(lg['peak_rss_mib'], 0)} | "
+                f"{_f(lg['peak_pss_mib'], 0)} | {_f(lg['rss_slope_mib_h'], 1)} | "
+                f"{_f(lg['rss_first_minute_mib'], 0)} / {_f(lg['rss_last_minute_mib'], 0)} | {_f(lg['others_cores'])} |",
+                "", "RSS slope: least squares over the summed RSS sampled at 5 Hz through the window.\n"]
     out += render_portrait(r.get("portrait"))
     if "demo" in r or "reconnect" in r:
         out += ["## For the operator's notes\n"]
@@ -1104,6 +1216,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quiet-wait", type=float, help="wait up to this long for other load to stop before each "
                     "workload (quick 0, full 20 s)")
     ap.add_argument("--dead-s", type=float, default=3.0, help="how long the RTMP target stays away")
+    ap.add_argument("--long-seconds", type=float, default=600.0, help="measured window of the item `long` (show (c))")
     args = ap.parse_args(argv)
     args.seconds = args.seconds or (2.5 if args.quick else 12.0)
     args.warm = args.warm if args.warm is not None else (0.5 if args.quick else 3.0)
@@ -1121,7 +1234,8 @@ def main(argv: list[str] | None = None) -> int:
     for h in sorted({h for s in (spec_a(), spec_b(), spec_c()) for _, h in s.inputs}):
         media(h)
     steps = {"a": lambda: bench.mixing(spec_a()), "b": lambda: bench.mixing(spec_b()), "c": lambda: bench.mixing(spec_c()),
-             "fanout": bench.fanout, "growth": bench.growth, "switch": bench.switch, "g2g": bench.g2g,
+             "fanout": bench.fanout, "growth": bench.growth, "growth1080": lambda: bench.growth(1080),
+             "long": bench.long, "switch": bench.switch, "g2g": bench.g2g,
              "reconnect": bench.reconnect, "demo": bench.demo, "portrait": bench.portrait}
     failures = {}
     for item in items:

@@ -74,7 +74,9 @@ class Encoder:
 
     def encode_video(self, canvas: np.ndarray, pts: int, keyframe: bool = False) -> list[EncodedPacket]:
         """Encode one program frame; `keyframe` forces an IDR (an output just (re)connected)."""
-        frame = av.VideoFrame.from_ndarray(canvas, format="yuv420p")
+        # The frame wraps the canvas (no 3 MB copy per 1080p frame: ~0.6 ms); x264 copies the
+        # picture into its own buffers during encode, and the canvas is never drawn on again.
+        frame = av.VideoFrame.from_numpy_buffer(np.ascontiguousarray(canvas), format="yuv420p")
         if keyframe:
             frame.pict_type = av.video.frame.PictureType.I
         frame.pts = pts

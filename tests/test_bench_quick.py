@@ -29,3 +29,29 @@ def test_bench_quick_runs_and_writes_its_tables(tmp_path):
     assert "## Machine" in text and "## How to run" in text
     assert "| (a) 1 × 720p30 → 720p30 |" in text
     assert "switch: `POST /api/program` returned" in text
+
+
+def _bench():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import bench
+    return bench
+
+
+def test_rss_slope_is_a_least_squares_fit_in_mib_per_hour():
+    bench = _bench()
+    # 1 MiB more every 10 s = 360 MiB/h, with noise that a fit must average out.
+    samples = [(t, int((500 + t / 10 + (0.5 if t % 20 else -0.5)) * 2**20)) for t in range(0, 600, 5)]
+    assert abs(bench.rss_slope_mib_per_h(samples) - 360) < 5
+    assert abs(bench.rss_slope_mib_per_h([(t, 400 * 2**20) for t in range(10)])) < 1e-9
+    assert bench.rss_slope_mib_per_h([(0.0, 1)]) is None
+
+
+def test_growth_table_gives_cost_per_added_source_on_both_sides():
+    bench = _bench()
+    row = lambda cpu: {"cpu_per_s": cpu, "late_frames": 0, "encoder_drops": 0, "max_gap_ms": 40.0,  # noqa: E731
+                       "peak_rss_mib": 300.0, "peak_pss_mib": 200.0, "others_cores": 0.0, "speed": 1.0}
+    lines = bench.growth_table({1: {"stream_ops": row(0.5), "ffmpeg": row(0.4)},
+                                4: {"stream_ops": row(1.1), "ffmpeg": row(0.9)}})
+    four = next(line for line in lines if line.startswith("| 4 |"))
+    cells = [c.strip() for c in four.strip("|").split("|")]
+    assert cells[:6] == ["4", "1.10", "0.20", "0.90", "0.17", "1.22×"] and cells[-1] == "1.00"
