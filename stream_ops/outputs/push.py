@@ -1,4 +1,8 @@
-"""RTMP and SRT targets: our MPEG-TS piped into an ffmpeg child that copies it to the target.
+"""RTMP and SRT targets: our stream piped into an ffmpeg child that sends it to the target.
+
+RTMP: the FLV tags the encoder made once (flv.py) are written, each with this
+session's timestamps, into a child that only copies bytes to its `rtmp` socket.
+SRT: our MPEG-TS, which the child copies to the target.
 
 Bytes that reach the target are read from the child's `-progress` report
 (`total_size`: what the child wrote into its socket), less what the socket still
@@ -17,7 +21,8 @@ from collections import deque
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from .. import ffmpeg
+from .. import ffmpeg, flv
+from ..encoder import EncodedPacket
 from ..kinds import Key, Kind, text
 from . import srt_relay
 from .base import Output, TsMuxer
@@ -40,6 +45,41 @@ class _PipeSink:
         return len(data)
 
     def flush(self) -> None:
+        pass
+
+
+class FlvWriter:
+    """One RTMP session's FLV: the shared tag bodies behind headers with this session's timestamps.
+
+    The session starts at a video keyframe (the output's queue does) with that
+    keyframe's head (file header, metadata, sequence headers); its timestamps start
+    at 0 there. Audio from before that instant (the AAC encoder runs ~50 ms behind
+    the picture) is left out.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.base: int | None = None     # ms of the first keyframe
+
+    def mux(self, p: EncodedPacket) -> None:
+        t = flv.ms(p.dts, p.time_base)
+        pieces: list[bytes] = []
+        if self.base is None:
+            if not (p.kind == "video" and p.flv_head):
+                return
+            self.base = t
+            pieces.append(p.flv_head)
+        ts = t - self.base
+        if ts < 0:
+            return
+        pieces += [flv.tag_header(flv.VIDEO if p.kind == "video" else flv.AUDIO, len(p.flv), ts), p.flv,
+                   (11 + len(p.flv)).to_bytes(4, "big")]
+        total = sum(map(len, pieces))
+        n = os.writev(self.fd, pieces)
+        if n < total:     # a full pipe took part of it: write the rest as one piece
+            _PipeSink(self.fd).write(b"".join(pieces)[n:])
+
+    def close(self) -> None:
         pass
 
 
@@ -75,7 +115,8 @@ class PushOutput(Output):
                          name=f"output-{self.name}-progress").start()
         threading.Thread(target=self._read_stderr, args=(proc, secrets), daemon=True, name=f"output-{self.name}-log").start()
         assert proc.stdin is not None
-        muxer = TsMuxer(_PipeSink(proc.stdin.fileno()), self.templates())
+        fd = proc.stdin.fileno()
+        muxer = FlvWriter(fd) if self.config.kind == "rtmp" else TsMuxer(_PipeSink(fd), self.templates())
         try:
             while not self._stop.is_set() and proc.poll() is None:
                 packet = self.take(0.25)
