@@ -157,7 +157,7 @@ def push_command(kind: str, target: str, progress_fd: int) -> list[str]:
     # rw_timeout: a target that stops reading (stalled TCP) fails this child within 10 s,
     # and the output reconnects, instead of hanging "connected" forever.
     if kind == "rtmp":
-        src = ffmpeg_py.input("pipe:0", format="data")
+        src = ffmpeg_py.input("pipe:0", format="data", raw_packet_size=1 << 16)
         out = ffmpeg_py.output(src, target, format="data", map="0", c="copy", flush_packets=1, rw_timeout=10_000_000)
     elif kind == "srt":
         # Our TS starts at a keyframe with its headers: a short probe is enough, and keeps switch latency low.

@@ -6,7 +6,7 @@ SRT: our MPEG-TS, which the child copies to the target.
 
 Bytes that reach the target are read from the child's `-progress` report
 (`total_size`: what the child wrote into its socket), less what the socket still
-holds unacknowledged: for TCP (RTMP) the kernel's send queue, read from /proc;
+holds unacknowledged: for TCP (RTMP) the kernel's send queue (unacked.py);
 for SRT the bytes the receiver acknowledged, counted by a small relay process
 between the child and the target (`srt_relay.py`).
 So "live" means the target is taking bytes, not that we wrote them into a pipe.
@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import os
 import subprocess
+from contextlib import closing
 import threading
 import time
 from collections import deque
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from .. import ffmpeg, flv
 from ..encoder import EncodedPacket
 from ..kinds import Key, Kind, text
 from . import srt_relay
+from .unacked import UnackedBytes
 from .base import Output, TsMuxer
 
 
@@ -177,7 +178,8 @@ class PushOutput(Output):
         # SRT's delivery comes from the relay's acknowledgements; RTMP's from what the
         # child wrote less what TCP has not had acknowledged.
         srt, tcp = self.config.kind == "srt", self.config.kind == "rtmp"
-        with os.fdopen(fd, "rb", buffering=0) as f:
+        unacked = UnackedBytes(pid)
+        with os.fdopen(fd, "rb", buffering=0) as f, closing(unacked):
             buf = b""
             while True:
                 chunk = f.read(4096)
@@ -191,7 +193,7 @@ class PushOutput(Output):
                             total = int(line[11:])
                         except ValueError:   # "N/A" before the first write
                             continue
-                        self.delivered(total - (tcp_unacked(pid) if tcp else 0))
+                        self.delivered(total - (unacked.unacked() if tcp else 0))
 
     def _read_stderr(self, proc: subprocess.Popen[bytes], secrets: list[str]) -> None:
         assert proc.stderr is not None
@@ -204,41 +206,6 @@ class PushOutput(Output):
             if any(w in low for w in ("error", "failed", "refused", "timed out", "broken pipe", "connection")):
                 return line.strip()[-200:]
         return None
-
-
-def tcp_unacked(pid: int) -> int:
-    """Bytes the process's TCP sockets hold that their peers have not acknowledged.
-
-    /proc/net/tcp's tx_queue of an established socket is write_seq - snd_una. A
-    target that vanished without a reset (cable, NAT, frozen host) acknowledges
-    nothing, so written-minus-unacknowledged stops growing at once instead of
-    after the kernel's buffer (megabytes, tens of seconds) fills. 0 where /proc
-    cannot tell (not Linux, child gone).
-    """
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return 0
-    inodes: set[str] = set()
-    for fd in fds:
-        try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:       # closed since the listing (the listing's own descriptor, for one)
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
-    unacked = 0
-    for table in ("tcp", "tcp6"):
-        try:
-            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            # sl local rem st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
-            if len(fields) > 9 and fields[3] == "01" and fields[9] in inodes:
-                unacked += int(fields[4].split(":")[0], 16)
-    return unacked
 
 
 KINDS = (
