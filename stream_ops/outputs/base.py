@@ -129,6 +129,13 @@ class Output:
                 self._cond.wait(timeout)
             return self._queue.popleft() if self._queue else None
 
+    def take_all(self, timeout: float, limit: int = 64) -> list[EncodedPacket]:
+        """Everything queued (up to `limit`), waiting up to `timeout` for the first: one write per wake-up."""
+        with self._cond:
+            if not self._queue:
+                self._cond.wait(timeout)
+            return [self._queue.popleft() for _ in range(min(limit, len(self._queue)))]
+
     def reset_queue(self) -> None:
         with self._cond:
             self._queue.clear()

@@ -62,21 +62,25 @@ class FlvWriter:
         self.fd = fd
         self.base: int | None = None     # ms of the first keyframe
 
-    def mux(self, p: EncodedPacket) -> None:
-        t = flv.ms(p.dts, p.time_base)
+    def mux(self, packets: list[EncodedPacket]) -> None:
+        """Write these packets' tags with one system call (a frame's video and audio come together)."""
         pieces: list[bytes] = []
-        if self.base is None:
-            if not (p.kind == "video" and p.flv_head):
-                return
-            self.base = t
-            pieces.append(p.flv_head)
-        ts = t - self.base
-        if ts < 0:
+        for p in packets:
+            t = flv.ms(p.dts, p.time_base)
+            if self.base is None:
+                if not (p.kind == "video" and p.flv_head):
+                    continue
+                self.base = t
+                pieces.append(p.flv_head)
+            ts = t - self.base
+            if ts < 0:
+                continue
+            pieces += [flv.tag_header(flv.VIDEO if p.kind == "video" else flv.AUDIO, len(p.flv), ts), p.flv,
+                       (11 + len(p.flv)).to_bytes(4, "big")]
+        if not pieces:
             return
-        pieces += [flv.tag_header(flv.VIDEO if p.kind == "video" else flv.AUDIO, len(p.flv), ts), p.flv,
-                   (11 + len(p.flv)).to_bytes(4, "big")]
-        total = sum(map(len, pieces))
         n = os.writev(self.fd, pieces)
+        total = sum(map(len, pieces))
         if n < total:     # a full pipe took part of it: write the rest as one piece
             _PipeSink(self.fd).write(b"".join(pieces)[n:])
 
@@ -120,9 +124,12 @@ class PushOutput(Output):
         muxer = FlvWriter(fd) if self.config.kind == "rtmp" else TsMuxer(_PipeSink(fd), self.templates())
         try:
             while not self._stop.is_set() and proc.poll() is None:
-                packet = self.take(0.25)
-                if packet is not None:
-                    muxer.mux(packet)
+                if isinstance(muxer, FlvWriter):
+                    muxer.mux(self.take_all(0.25))
+                else:
+                    packet = self.take(0.25)
+                    if packet is not None:
+                        muxer.mux(packet)
                 if relay is not None and self._session_bytes and time.monotonic() - self.bytes_at > SRT_GIVE_UP_S:
                     # The receiver stopped acknowledging: start over now rather than after
                     # libsrt's 5 s peer-idle timeout, so a returning target is found sooner.
