@@ -901,8 +901,9 @@ HOW_TO_RUN = """\
 ```
 
 The first run also encodes the input files (≈ 15 s, cached in `$TMPDIR/stream-ops-bench-media`).
-Items for `--only`: `a`, `b`, `c` (mixing cost vs FFmpeg), `fanout`, `growth`, `switch`,
-`g2g` (glass to glass), `reconnect`, `demo`. Run it on an otherwise idle machine: the
+Items for `--only`: `a`, `b`, `c` (mixing cost vs FFmpeg), `fanout` (1, 5, 10 outputs), `growth`,
+`switch` (with its floor), `take` (the panel's TAKE in headless Chromium), `g2g` (glass to glass),
+`reconnect`, `demo`. Run it on an otherwise idle machine: the
 workloads run one after the other, never two at once, and anything else running skews them.
 The section "What dominates show (c)" below is written by hand and kept when the script
 rewrites this file (between the `analysis` markers).
@@ -924,7 +925,8 @@ METHOD = """\
     receives the same publishers.
 - **Outputs.** Each output is an RTMP push to an ffmpeg listener on loopback
   (`-listen 1 -i rtmp://… -c copy -f null -`), **not counted**. stream-ops' own push
-  children (ffmpeg `-c copy`, MPEG-TS in, FLV out) **are** counted: they are part of it.
+  children (ffmpeg copying the FLV stream-ops muxed, `-f data` in and out, to `rtmp://`)
+  **are** counted: they are part of it.
 - **stream-ops**: `stream-ops run SHOW` (a subprocess, `STREAM_OPS_TOKEN` set), one
   libx264 + AAC encode (PyAV, in-process) per program. CPU = user + sys of the Python
   process and all its children (source ffmpeg children, push children), per pid, sampled
@@ -953,7 +955,14 @@ METHOD = """\
   a receiver (ffmpeg `-listen 1`, `-threads 1 -flags low_delay -fflags nobuffer`, scaled
   to 64×36 RGB, `-flush_packets 1`) whose frames are stamped with `time.monotonic()` in
   the bench process. Time from `POST /api/program` returning to the first decoded frame
-  of the new colour.
+  of the new colour. Its **floor**, measured the same way in the same run: raw frames of a
+  solid colour written at 30 fps into a plain ffmpeg (libx264 with the show's settings:
+  720p30, `veryfast`, `zerolatency`, same bitrate, fixed 2 s GOP; AAC 128 kb/s 44.1 kHz
+  stereo of a tone) publishing RTMP straight into an identical receiver; time from writing
+  the first frame of the new colour to decoding it. Nothing is subtracted from either.
+- **TAKE**: the same show and receiver; the panel (`/`) in headless Chromium (Playwright,
+  `/usr/bin/chromium`); the bench clicks a scene (preview), then, from just before the
+  mouse click on TAKE is sent, times to the first decoded frame of the new colour.
 - **Glass to glass**: the bench writes raw frames of a solid colour at 30 fps into an
   ffmpeg that publishes them (x264 ultrafast zerolatency, RTMP) to an `rtmp` listen
   source; the program (720p30) goes to the same kind of receiver. Time from writing the
@@ -1073,8 +1082,8 @@ def render_markdown(m: dict[str, Any], r: dict[str, Any], args: argparse.Namespa
                        f"{_f(rc['noticed_s'])} s after the target died; after it returned, `live` again in "
                        f"{_f(rc['live_again_s'])} s and the first decoded frame at the target in {_f(rc['first_frame_s'])} s "
                        f"(the output's reconnect back-off, {BACKOFF_START_S:g} → {BACKOFF_MAX_S:g} s, and each failed "
-                       "attempt's own start (its ffmpeg child probes our stream before it dials) decide the first "
-                       "figure; the second adds the target's own start: listening and probing the stream).")
+                       "attempt's own start decide the first figure; the second adds the target's own start: "
+                       "listening and probing the stream).")
         out.append("")
     out.append(METHOD)
     out.append(analysis.strip() + "\n")

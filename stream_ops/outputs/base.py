@@ -2,9 +2,10 @@
 
 The encoder thread only ever calls `offer()`, which never blocks: when an
 output's queue is full (a slow or dead target) that output drops its queue and
-waits for the next keyframe, counting what it dropped. Its worker thread muxes
-MPEG-TS (PyAV, copying packets, encoding nothing) and delivers it. State is
-measured: "live" only while bytes reach the target.
+waits for the next keyframe, counting what it dropped. Its worker thread writes
+the packets (RTMP: the FLV the encoder made; SRT and recordings: MPEG-TS muxed
+here, copying packets, encoding nothing) and delivers them. State is measured:
+"live" only while bytes reach the target.
 """
 from __future__ import annotations
 
