@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import os
 import subprocess
-from contextlib import closing
 import threading
 import time
 from collections import deque
+from contextlib import closing
 from urllib.parse import urlsplit, urlunsplit
 
 from .. import ffmpeg, flv
 from ..encoder import EncodedPacket
 from ..kinds import Key, Kind, text
 from . import srt_relay
-from .unacked import UnackedBytes
 from .base import Output, TsMuxer
+from .unacked import UnackedBytes
 
 
 SRT_GIVE_UP_S = 2.5     # an SRT session whose receiver acknowledged nothing this long is restarted
