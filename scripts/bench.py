@@ -54,8 +54,9 @@ AUDIO = {"sample_rate": 44100, "channels": 2, "bitrate_kbps": 128}
 BITRATE = {720: 2500, 1080: 4500}           # program bitrate by program height
 INPUT_BITRATE = {720: 2500, 1080: 4500}     # the "cameras" we feed in
 LOWER_THIRD = "Online job fair - scan the code to apply"
-ALL_ITEMS = ["a", "b", "c", "fanout", "growth", "growth1080", "switch", "g2g", "reconnect", "demo", "portrait", "long"]
-QUICK_ITEMS = ["a", "b", "c", "fanout", "growth", "switch", "g2g"]
+ALL_ITEMS = ["a", "b", "c", "fanout", "growth", "growth1080", "switch", "take", "g2g", "reconnect", "demo",
+             "portrait", "long"]
+QUICK_ITEMS = ["a", "b", "c", "fanout", "growth", "switch", "take", "g2g"]
 
 
 # --- inputs ----------------------------------------------------------------------------
@@ -719,11 +720,15 @@ class Bench:
         spec = spec_b()
         one = self.results.get("mixing", {}).get("b", {}).get("stream_ops") or self.run_show(spec, 1)
         five = self.run_show(spec, 5)
+        ten = self.run_show(spec, 10)
         ff1 = self.results.get("mixing", {}).get("b", {}).get("ffmpeg") or self.run_ffmpeg(spec, 1)
         ff5 = self.run_ffmpeg(spec, 5)
-        self.results["fanout"] = {"stream_ops_1": one, "stream_ops_5": five, "ffmpeg_1": ff1, "ffmpeg_5": ff5,
+        self.results["fanout"] = {"stream_ops_1": one, "stream_ops_5": five, "stream_ops_10": ten,
+                                  "ffmpeg_1": ff1, "ffmpeg_5": ff5,
                                   "ratio_5_1": five["cpu_per_s"] / one["cpu_per_s"],
+                                  "ratio_10_1": ten["cpu_per_s"] / one["cpu_per_s"],
                                   "ffmpeg_ratio_5_1": ff5["cpu_per_s"] / ff1["cpu_per_s"]}
+        self.log(f"fanout: 5/1 {five['cpu_per_s'] / one['cpu_per_s']:.3f}×, 10/1 {ten['cpu_per_s'] / one['cpu_per_s']:.3f}×")
 
     def growth(self, height: int = 720) -> None:
         """N × `height`p30 sources in a grid → `height`p30: what each added source costs."""
@@ -749,12 +754,11 @@ class Bench:
                  f"free {res['free_cores']:.2f} cores, RSS slope {_f(res['rss_slope_mib_h'], 1)} MiB/h")
 
     def switch(self) -> None:
-        """POST /api/program returns → first frame of the new colour decoded at an RTMP receiver."""
+        """POST /api/program returns → first frame of the new colour decoded at an RTMP receiver; beside it the
+        receiver's floor: the same cut from a plain ffmpeg x264 → RTMP publisher straight into an identical receiver."""
         port = free_port()
         rx = FastReceiver(f"rtmp://127.0.0.1:{port}/live/x")
-        sources = {"red": {"kind": "color", "color": "#ff0000"}, "blue": {"kind": "color", "color": "#0000ff"}}
-        scenes = {"red": {"layers": [{"source": "red"}]}, "blue": {"layers": [{"source": "blue"}]}}
-        show = ShowProcess(self._dir("switch"), show_yaml("bench-switch", 720, sources, scenes,
+        show = ShowProcess(self._dir("switch"), show_yaml("bench-switch", 720, COLOUR_SOURCES, COLOUR_SCENES,
                                                           rtmp_outputs([rx.url]), "red"), token="bench")
         lat, lat_post = [], []
         try:
@@ -774,9 +778,74 @@ class Bench:
         finally:
             show.stop()
             rx.stop()
+        floor = self._flips(ShowLikePublisher, self.args.switches, "switch floor")
         self.results["switch"] = {"n": len(lat), "median_ms": statistics.median(lat), "worst_ms": max(lat),
-                                  "post_median_ms": statistics.median(lat_post), "samples_ms": [round(x, 1) for x in lat]}
-        self.log(f"switch: median {statistics.median(lat):.0f} ms, worst {max(lat):.0f} ms")
+                                  "post_median_ms": statistics.median(lat_post), "samples_ms": [round(x, 1) for x in lat],
+                                  "floor": floor}
+        self.log(f"switch: median {statistics.median(lat):.0f} ms, worst {max(lat):.0f} ms; "
+                 f"floor median {floor['median_ms']:.0f} ms")
+
+    def _flips(self, publisher: type["ColourPublisher"], n: int, what: str) -> dict[str, Any]:
+        """A publisher flips its colour n times straight into a FastReceiver: latency per flip."""
+        rx = FastReceiver(f"rtmp://127.0.0.1:{free_port()}/live/x")
+        pub = publisher(rx.url)
+        lat = []
+        try:
+            wait_until(lambda: rx.sees("red"), 30, message=f"red at the receiver ({what})")
+            time.sleep(0.3 if self.args.quick else 1.0)
+            colour = "red"
+            for i in range(n):
+                colour = "blue" if colour == "red" else "red"
+                t = pub.flip(colour)
+                seen = wait_until(lambda: rx.first_after(t, colour), 5, 0.002, message=f"{colour} after flip {i} ({what})")
+                lat.append((seen - t) * 1000)
+                time.sleep(0.3 + (i % 5) * 0.037)
+        finally:
+            pub.stop()
+            rx.stop()
+        return {"n": len(lat), "median_ms": statistics.median(lat), "worst_ms": max(lat),
+                "samples_ms": [round(x, 1) for x in lat]}
+
+    def take(self) -> None:
+        """The panel's TAKE clicked in headless Chromium → first frame of the new colour decoded at an RTMP receiver."""
+        from playwright.sync_api import sync_playwright
+
+        rx = FastReceiver(f"rtmp://127.0.0.1:{free_port()}/live/x")
+        show = ShowProcess(self._dir("take"), show_yaml("bench-take", 720, COLOUR_SOURCES, COLOUR_SCENES,
+                                                        rtmp_outputs([rx.url]), "red"), token="bench")
+        lat = []
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+                page = browser.new_page(viewport={"width": 1600, "height": 1000})
+                base = f"http://127.0.0.1:{show.port}"
+                page.goto(f"{base}/?token={show.token}")
+                page.wait_for_url(f"{base}/")
+                page.wait_for_selector("body:not(.offline)")
+                wait_until(lambda: rx.sees("red"), 30, message="red at the receiver")
+                time.sleep(0.3 if self.args.quick else 1.0)
+                colour = "red"
+                for i in range(self.args.switches):
+                    colour = "blue" if colour == "red" else "red"
+                    page.click(f'.scene[data-key="{colour}"]')
+                    page.wait_for_selector(f'.scene[data-key="{colour}"].on-preview')
+                    box = page.locator("#take").bounding_box()
+                    assert box is not None
+                    time.sleep(0.1 + (i % 5) * 0.037)   # land at different phases of the frame clock
+                    # The clock starts before the click is sent: the browser's own input handling counts.
+                    t0 = time.monotonic()
+                    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+                    seen = wait_until(lambda: rx.first_after(t0, colour), 5, 0.002, message=f"{colour} after take {i}")
+                    lat.append((seen - t0) * 1000)
+                    page.wait_for_selector(f'.scene[data-key="{colour}"].on-program')
+                browser.close()
+        finally:
+            show.stop()
+            rx.stop()
+        self.results["take"] = {"n": len(lat), "median_ms": statistics.median(lat), "worst_ms": max(lat),
+                                "samples_ms": [round(x, 1) for x in lat]}
+        self.log(f"take: median {statistics.median(lat):.0f} ms, worst {max(lat):.0f} ms")
 
     def g2g(self) -> None:
         """A publisher flips its colour at a known time; when does the program's receiver see it?"""
@@ -868,6 +937,10 @@ class Bench:
         self.log(f"demo: {res}")
 
 
+COLOUR_SOURCES = {"red": {"kind": "color", "color": "#ff0000"}, "blue": {"kind": "color", "color": "#0000ff"}}
+COLOUR_SCENES = {"red": {"layers": [{"source": "red"}]}, "blue": {"layers": [{"source": "blue"}]}}
+
+
 class ColourPublisher:
     """Raw frames of one solid colour piped into an ffmpeg child that publishes RTMP (x264 ultrafast,
     zerolatency). `flip()` changes the colour at the next frame and returns the monotonic time the
@@ -930,6 +1003,20 @@ class ColourPublisher:
             self.proc.wait()
 
 
+class ShowLikePublisher(ColourPublisher):
+    """ColourPublisher encoding like the switch show: 720p30, the show's x264 settings (preset, zerolatency,
+    bitrate, fixed 2 s GOP) and AAC 128 kb/s 44.1 kHz stereo of a tone read in real time: the receiver's floor."""
+
+    W, H = 1280, 720
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p",
+                                 "-s", f"{self.W}x{self.H}", "-r", str(FPS), "-i", "pipe:0",
+                                 "-re", "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate={AUDIO['sample_rate']}",
+                                 *x264_args(720), "-f", "flv", self.url], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, bufsize=0)
+
+
 # --- the report -----------------------------------------------------------------------------
 def machine() -> dict[str, Any]:
     model = "?"
@@ -963,11 +1050,12 @@ HOW_TO_RUN = """\
 ```
 
 The first run also encodes the input files (≈ 15 s, cached in `$TMPDIR/stream-ops-bench-media`).
-Items for `--only`: `a`, `b`, `c` (mixing cost vs FFmpeg), `fanout`, `growth` (N × 720p),
-`growth1080` (N × 1080p), `switch`, `g2g` (glass to glass), `reconnect`, `demo`, `long`
-(show (c) for `--long-seconds`, default 600: real time, free CPU, memory and its slope).
-Run it on an otherwise idle machine: the workloads run one after the other, never two at
-once, and anything else running skews them.
+Items for `--only`: `a`, `b`, `c` (mixing cost vs FFmpeg), `fanout` (1, 5, 10 outputs), `growth`
+(N × 720p), `growth1080` (N × 1080p), `switch` (with its floor), `take` (the panel's TAKE in
+headless Chromium), `g2g` (glass to glass), `reconnect`, `demo`, `portrait` (show (c) plus a
+portrait canvas), `long` (show (c) for `--long-seconds`, default 600: real time, free CPU,
+memory and its slope). Run it on an otherwise idle machine: the workloads run one after the
+other, never two at once, and anything else running skews them.
 The section "What dominates show (c)" below is written by hand and kept when the script
 rewrites this file (between the `analysis` markers).
 """
@@ -988,7 +1076,8 @@ METHOD = """\
     receives the same publishers.
 - **Outputs.** Each output is an RTMP push to an ffmpeg listener on loopback
   (`-listen 1 -i rtmp://… -c copy -f null -`), **not counted**. stream-ops' own push
-  children (ffmpeg `-c copy`, MPEG-TS in, FLV out) **are** counted: they are part of it.
+  children (ffmpeg copying the FLV stream-ops muxed, `-f data` in and out, to `rtmp://`)
+  **are** counted: they are part of it.
 - **stream-ops**: `stream-ops run SHOW` (a subprocess, `STREAM_OPS_TOKEN` set), one
   libx264 + AAC encode (PyAV, in-process) per program. CPU = user + sys of the Python
   process and all its children (source ffmpeg children, push children), per pid, sampled
@@ -1025,7 +1114,14 @@ METHOD = """\
   a receiver (ffmpeg `-listen 1`, `-threads 1 -flags low_delay -fflags nobuffer`, scaled
   to 64×36 RGB, `-flush_packets 1`) whose frames are stamped with `time.monotonic()` in
   the bench process. Time from `POST /api/program` returning to the first decoded frame
-  of the new colour.
+  of the new colour. Its **floor**, measured the same way in the same run: raw frames of a
+  solid colour written at 30 fps into a plain ffmpeg (libx264 with the show's settings:
+  720p30, `veryfast`, `zerolatency`, same bitrate, fixed 2 s GOP; AAC 128 kb/s 44.1 kHz
+  stereo of a tone) publishing RTMP straight into an identical receiver; time from writing
+  the first frame of the new colour to decoding it. Nothing is subtracted from either.
+- **TAKE**: the same show and receiver; the panel (`/`) in headless Chromium (Playwright,
+  `/usr/bin/chromium`); the bench clicks a scene (preview), then, from just before the
+  mouse click on TAKE is sent, times to the first decoded frame of the new colour.
 - **Glass to glass**: the bench writes raw frames of a solid colour at 30 fps into an
   ffmpeg that publishes them (x264 ultrafast zerolatency, RTMP) to an `rtmp` listen
   source; the program (720p30) goes to the same kind of receiver. Time from writing the
@@ -1111,22 +1207,34 @@ def render_markdown(m: dict[str, Any], r: dict[str, Any], args: argparse.Namespa
         out.append("")
     fo = r.get("fanout")
     if fo:
-        out += ["## 2. Fan-out: show (b) to 1 and to 5 RTMP outputs\n",
-                "| | 1 output | 5 outputs | 5 / 1 |", "|---|---:|---:|---:|",
-                f"| stream-ops (one encode, 5 copying push children) | {_f(fo['stream_ops_1']['cpu_per_s'])} | "
-                f"{_f(fo['stream_ops_5']['cpu_per_s'])} | {_f(fo['ratio_5_1'])}× |",
+        ten = fo.get("stream_ops_10")
+        out += ["## 2. Fan-out: show (b) to 1, 5 and 10 RTMP outputs\n",
+                "| | 1 output | 5 outputs | 10 outputs | 5 / 1 | 10 / 1 |", "|---|---:|---:|---:|---:|---:|",
+                f"| stream-ops (one encode, FLV muxed once, copying push children) | {_f(fo['stream_ops_1']['cpu_per_s'])} | "
+                f"{_f(fo['stream_ops_5']['cpu_per_s'])} | {_f(ten['cpu_per_s']) if ten else '–'} | {_f(fo['ratio_5_1'])}× | "
+                f"{_f(fo['ratio_10_1']) + '×' if ten else '–'} |",
                 f"| naive: one ffmpeg, one composition, 5 x264+AAC encodes | {_f(fo['ffmpeg_1']['cpu_per_s'])} | "
-                f"{_f(fo['ffmpeg_5']['cpu_per_s'])} | {_f(fo['ffmpeg_ratio_5_1'])}× |", "",
+                f"{_f(fo['ffmpeg_5']['cpu_per_s'])} | – | {_f(fo['ffmpeg_ratio_5_1'])}× | – |", "",
                 f"The naive 5-encode FFmpeg ran at speed {_f(fo['ffmpeg_5']['speed'])} "
                 f"({'slower than real time: it cannot do this live here' if fo['ffmpeg_5']['speed'] < 0.97 else 'real time'}); "
                 f"stream-ops with 5 outputs: {_f(fo['stream_ops_5']['fps'], 1)} fps, late {fo['stream_ops_5']['late_frames']}, "
-                f"drops {fo['stream_ops_5']['encoder_drops']}, output queue drops {fo['stream_ops_5']['outputs_dropped']}.\n"]
-    if "switch" in r or "g2g" in r:
+                f"drops {fo['stream_ops_5']['encoder_drops']}, output queue drops {fo['stream_ops_5']['outputs_dropped']}"
+                + (f"; with 10: {_f(ten['fps'], 1)} fps, late {ten['late_frames']}, drops {ten['encoder_drops']}, "
+                   f"output queue drops {ten['outputs_dropped']}" if ten else "") + ".\n"]
+    if "switch" in r or "take" in r or "g2g" in r:
         out += ["## 3–5. Real time and latency\n", "| measure | n | median ms | worst ms |", "|---|---:|---:|---:|"]
         if "switch" in r:
             s = r["switch"]
             out.append(f"| switch: `POST /api/program` returned → new colour decoded at the RTMP receiver | {s['n']} | "
                        f"{_f(s['median_ms'], 0)} | {_f(s['worst_ms'], 0)} |")
+            if s.get("floor"):
+                fl = s["floor"]
+                out.append(f"| switch floor: ffmpeg x264 → RTMP publisher (the show's settings) flips colour → same "
+                           f"receiver | {fl['n']} | {_f(fl['median_ms'], 0)} | {_f(fl['worst_ms'], 0)} |")
+        if "take" in r:
+            tk = r["take"]
+            out.append(f"| TAKE clicked in the panel (headless Chromium) → new colour decoded at the RTMP receiver | "
+                       f"{tk['n']} | {_f(tk['median_ms'], 0)} | {_f(tk['worst_ms'], 0)} |")
         for via, g in r.get("g2g", {}).items():
             what = "publisher → stream-ops → receiver" if via == "stream-ops" else "publisher → receiver directly (floor)"
             out.append(f"| glass to glass: {what} | {g['n']} | {_f(g['median_ms'], 0)} | {_f(g['worst_ms'], 0)} |")
@@ -1163,8 +1271,8 @@ def render_markdown(m: dict[str, Any], r: dict[str, Any], args: argparse.Namespa
                        f"{_f(rc['noticed_s'])} s after the target died; after it returned, `live` again in "
                        f"{_f(rc['live_again_s'])} s and the first decoded frame at the target in {_f(rc['first_frame_s'])} s "
                        f"(the output's reconnect back-off, {BACKOFF_START_S:g} → {BACKOFF_MAX_S:g} s, and each failed "
-                       "attempt's own start (its ffmpeg child probes our stream before it dials) decide the first "
-                       "figure; the second adds the target's own start: listening and probing the stream).")
+                       "attempt's own start decide the first figure; the second adds the target's own start: "
+                       "listening and probing the stream).")
         out.append("")
     out.append(METHOD)
     out.append(analysis.strip() + "\n")
@@ -1235,7 +1343,7 @@ def main(argv: list[str] | None = None) -> int:
         media(h)
     steps = {"a": lambda: bench.mixing(spec_a()), "b": lambda: bench.mixing(spec_b()), "c": lambda: bench.mixing(spec_c()),
              "fanout": bench.fanout, "growth": bench.growth, "growth1080": lambda: bench.growth(1080),
-             "long": bench.long, "switch": bench.switch, "g2g": bench.g2g,
+             "long": bench.long, "switch": bench.switch, "take": bench.take, "g2g": bench.g2g,
              "reconnect": bench.reconnect, "demo": bench.demo, "portrait": bench.portrait}
     failures = {}
     for item in items:

@@ -1,7 +1,8 @@
 """ONE libx264 + AAC encode of the program canvas (PyAV, in-process; it releases the GIL).
 
 Packets come out as plain `EncodedPacket`s that every output copies; adding an
-output never adds an encoder. Keyframe interval and bitrate follow the show file
+output never adds an encoder. Each packet also carries its FLV tag body (flv.py),
+made here once for every RTMP output. Keyframe interval and bitrate follow the show file
 (platforms expect H.264 + AAC with a keyframe every 2 s).
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ import io
 import av
 import numpy as np
 
+from . import flv
 from .config import AudioSettings, VideoSettings
 
 
@@ -26,6 +28,8 @@ class EncodedPacket:
     time_base: Fraction
     keyframe: bool
     duration: int = 0
+    flv: bytes = b""          # FLV tag body (flv.py), the same bytes for every RTMP output
+    flv_head: bytes = b""     # video keyframes: what an FLV session starting here begins with
 
 
 class Encoder:
@@ -63,6 +67,11 @@ class Encoder:
         # among them) into the streams, which is what outputs copy from; without it
         # the TS muxer cannot write ADTS headers and players reject the audio.
         self._holder.start_encoding()
+        self.flv = flv.FlvTags(bytes(a.extradata or b""), {
+            "width": video.width, "height": video.height, "framerate": video.fps, "videocodecid": 7,
+            "videodatarate": video.bitrate_kbps, "audiocodecid": 10, "audiodatarate": audio.bitrate_kbps,
+            "audiosamplerate": audio.sample_rate, "audiosamplesize": 16, "stereo": audio.channels == 2,
+            "encoder": "stream-ops"})
         self.resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=audio.sample_rate, frame_size=1024)
         self.audio_in = 0      # samples fed
         self.audio_out = 0     # samples encoded (pts of the next AAC frame)
@@ -104,8 +113,14 @@ class Encoder:
 
     def _wrap(self, kind: str, packet: av.Packet) -> EncodedPacket:
         tb = packet.time_base or (self.video.time_base if kind == "video" else Fraction(1, self.audio_settings.sample_rate))
-        return EncodedPacket(kind, bytes(packet), int(packet.pts or 0), int(packet.dts if packet.dts is not None else packet.pts or 0),
-                             tb, bool(packet.is_keyframe) if kind == "video" else True, int(packet.duration or 0))
+        data, pts = bytes(packet), int(packet.pts or 0)
+        dts = int(packet.dts if packet.dts is not None else pts)
+        if kind == "audio":
+            return EncodedPacket(kind, data, pts, dts, tb, True, int(packet.duration or 0), flv.audio_body(data))
+        keyframe, units = bool(packet.is_keyframe), flv.nal_units(data)
+        return EncodedPacket(kind, data, pts, dts, tb, keyframe, int(packet.duration or 0),
+                             flv.video_body(units, keyframe, flv.ms(pts - dts, tb)),
+                             self.flv.head(units) if keyframe else b"")
 
     def close(self) -> None:
         try:

@@ -151,14 +151,23 @@ PROGRESS_PERIOD_S = 0.25
 
 
 def push_command(kind: str, target: str, progress_fd: int) -> list[str]:
-    """ffmpeg child that copies our MPEG-TS from stdin to a target; reports bytes on progress_fd."""
-    # Our TS starts at a keyframe with its headers: a short probe is enough, and keeps switch latency low.
-    src = ffmpeg_py.input("pipe:0", format="mpegts", fflags="+genpts+nobuffer", probesize=200_000, analyzeduration=500_000)
+    """ffmpeg child that sends our stream from stdin to a target; reports bytes on progress_fd.
+
+    RTMP: stdin is FLV muxed in-process (flv.py); the child takes it as one opaque data
+    stream and writes it to the `rtmp` protocol, which sends each FLV tag as an RTMP
+    message: no demuxing, no remuxing, and no interleaving wait (a remuxer holds each
+    video frame until an audio packet with a later timestamp comes: 30–70 ms).
+    SRT: stdin is our MPEG-TS, copied (remuxed) to the target.
+    """
     # rw_timeout: a target that stops reading (stalled TCP) fails this child within 10 s,
     # and the output reconnects, instead of hanging "connected" forever.
     if kind == "rtmp":
-        out = ffmpeg_py.output(src, target, format="flv", c="copy", flvflags="no_duration_filesize", rw_timeout=10_000_000)
+        src = ffmpeg_py.input("pipe:0", format="data", raw_packet_size=1 << 16)
+        out = ffmpeg_py.output(src, target, format="data", map="0", c="copy", flush_packets=1, rw_timeout=10_000_000)
     elif kind == "srt":
+        # Our TS starts at a keyframe with its headers: a short probe is enough, and keeps switch latency low.
+        src = ffmpeg_py.input("pipe:0", format="mpegts", fflags="+genpts+nobuffer", probesize=200_000,
+                              analyzeduration=500_000)
         out = ffmpeg_py.output(src, with_query(target, pkt_size=1316, mode="caller"), format="mpegts", c="copy",
                                rw_timeout=10_000_000)
     else:

@@ -1,4 +1,5 @@
-"""RTMP's "delivered" = written less what TCP still holds unacknowledged, read from /proc."""
+"""RTMP's "delivered" = written less what TCP still holds unacknowledged: read from /proc, and
+by the netlink lookup of one socket that outputs use (both must agree with the kernel)."""
 from __future__ import annotations
 
 import os
@@ -7,7 +8,7 @@ import sys
 
 import pytest
 
-from stream_ops.outputs.push import tcp_unacked
+from stream_ops.outputs.unacked import UnackedBytes, tcp_unacked
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/net/tcp is Linux's")
 
@@ -16,8 +17,9 @@ def test_bytes_a_peer_has_not_acknowledged_are_counted_until_it_reads() -> None:
     with socket.create_server(("127.0.0.1", 0)) as server:
         client = socket.create_connection(server.getsockname())
         peer, _ = server.accept()
+        lookup = UnackedBytes(os.getpid())
         try:
-            assert tcp_unacked(os.getpid()) == 0
+            assert tcp_unacked(os.getpid()) == 0 and lookup.unacked() == 0
             # The peer reads nothing: once its window is full, what we write waits, unacknowledged.
             client.setblocking(False)
             sent = 0
@@ -28,6 +30,7 @@ def test_bytes_a_peer_has_not_acknowledged_are_counted_until_it_reads() -> None:
                 pass
             held = tcp_unacked(os.getpid())
             assert 0 < held < sent
+            assert lookup.unacked() == held and lookup._nl is not None, "netlink answered the same as /proc"
             # The peer reads everything: nothing is left unacknowledged.
             peer.settimeout(5)
             got = 0
@@ -36,7 +39,8 @@ def test_bytes_a_peer_has_not_acknowledged_are_counted_until_it_reads() -> None:
             client.setblocking(True)
             client.sendall(b"x")          # an exchange so the last ACK is in
             peer.recv(1)
-            assert tcp_unacked(os.getpid()) == 0
+            assert tcp_unacked(os.getpid()) == 0 and lookup.unacked() == 0
         finally:
+            lookup.close()
             client.close()
             peer.close()

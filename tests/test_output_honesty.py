@@ -125,3 +125,31 @@ def test_recording_on_a_full_disk_leaves_live(tmp_path: Path) -> None:
             show.stop()
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_a_target_that_never_reads_stalls_only_its_own_output(tmp_path: Path) -> None:
+    """A platform that accepts the connection and then reads nothing fills its push child's
+    socket, the child's stdin pipe and its output's queue: that output drops (counted) and is
+    never live; the encoder and the other RTMP output go on as if nothing happened."""
+    import socket
+
+    deaf = socket.create_server(("127.0.0.1", 0))     # accepts (the kernel does), never reads
+    port = free_port()
+    receiver = Receiver(f"rtmp://127.0.0.1:{port}/live/x")
+    outputs = (f'      deaf: {{kind: rtmp, url: "rtmp://127.0.0.1:{deaf.getsockname()[1]}/live/x", autostart: true}}\n'
+               f'      fine: {{kind: rtmp, url: "rtmp://127.0.0.1:{port}/live/x", autostart: true}}')
+    show = ShowProcess(tmp_path, show_yaml(outputs).replace('kind: color, color: "#0000ff"', "kind: test"))
+    try:
+        wait_until(lambda: show.output("fine")["state"] == "live", 20, message="fine live")
+        watched_from = time.monotonic()
+        wait_until(lambda: show.output("deaf")["dropped"] > 0, 30, interval=0.2,
+                   message="the deaf target's output dropping its full queue")
+        assert show.output("deaf")["state"] != "live" and show.output("deaf")["bytes"] == 0
+        recent = [t for t, _ in receiver.frames if t >= watched_from]
+        gaps = [b - a for a, b in zip(recent, recent[1:])]
+        assert len(recent) > 60 and max(gaps) < 0.5, f"the other target stalled {max(gaps):.2f} s"
+        assert show.output("fine")["state"] == "live" and show.output("fine")["dropped"] == 0
+    finally:
+        receiver.stop()
+        show.stop()
+        deaf.close()

@@ -2,9 +2,10 @@
 
 The encoder thread only ever calls `offer()`, which never blocks: when an
 output's queue is full (a slow or dead target) that output drops its queue and
-waits for the next keyframe, counting what it dropped. Its worker thread muxes
-MPEG-TS (PyAV, copying packets, encoding nothing) and delivers it. State is
-measured: "live" only while bytes reach the target.
+waits for the next keyframe, counting what it dropped. Its worker thread writes
+the packets (RTMP: the FLV the encoder made; SRT and recordings: MPEG-TS muxed
+here, copying packets, encoding nothing) and delivers them. State is measured:
+"live" only while bytes reach the target.
 """
 from __future__ import annotations
 
@@ -128,6 +129,13 @@ class Output:
             if not self._queue:
                 self._cond.wait(timeout)
             return self._queue.popleft() if self._queue else None
+
+    def take_all(self, timeout: float, limit: int = 64) -> list[EncodedPacket]:
+        """Everything queued (up to `limit`), waiting up to `timeout` for the first: one write per wake-up."""
+        with self._cond:
+            if not self._queue:
+                self._cond.wait(timeout)
+            return [self._queue.popleft() for _ in range(min(limit, len(self._queue)))]
 
     def reset_queue(self) -> None:
         with self._cond:

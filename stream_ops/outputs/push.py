@@ -1,8 +1,12 @@
-"""RTMP and SRT targets: our MPEG-TS piped into an ffmpeg child that copies it to the target.
+"""RTMP and SRT targets: our stream piped into an ffmpeg child that sends it to the target.
+
+RTMP: the FLV tags the encoder made once (flv.py) are written, each with this
+session's timestamps, into a child that only copies bytes to its `rtmp` socket.
+SRT: our MPEG-TS, which the child copies to the target.
 
 Bytes that reach the target are read from the child's `-progress` report
 (`total_size`: what the child wrote into its socket), less what the socket still
-holds unacknowledged: for TCP (RTMP) the kernel's send queue, read from /proc;
+holds unacknowledged: for TCP (RTMP) the kernel's send queue (unacked.py);
 for SRT the bytes the receiver acknowledged, counted by a small relay process
 between the child and the target (`srt_relay.py`).
 So "live" means the target is taking bytes, not that we wrote them into a pipe.
@@ -14,13 +18,15 @@ import subprocess
 import threading
 import time
 from collections import deque
-from pathlib import Path
+from contextlib import closing
 from urllib.parse import urlsplit, urlunsplit
 
-from .. import ffmpeg
+from .. import ffmpeg, flv
+from ..encoder import EncodedPacket
 from ..kinds import Key, Kind, text
 from . import srt_relay
 from .base import Output, TsMuxer
+from .unacked import UnackedBytes
 
 
 SRT_GIVE_UP_S = 2.5     # an SRT session whose receiver acknowledged nothing this long is restarted
@@ -40,6 +46,45 @@ class _PipeSink:
         return len(data)
 
     def flush(self) -> None:
+        pass
+
+
+class FlvWriter:
+    """One RTMP session's FLV: the shared tag bodies behind headers with this session's timestamps.
+
+    The session starts at a video keyframe (the output's queue does) with that
+    keyframe's head (file header, metadata, sequence headers); its timestamps start
+    at 0 there. Audio from before that instant (the AAC encoder runs ~50 ms behind
+    the picture) is left out.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.base: int | None = None     # ms of the first keyframe
+
+    def mux(self, packets: list[EncodedPacket]) -> None:
+        """Write these packets' tags with one system call (a frame's video and audio come together)."""
+        pieces: list[bytes] = []
+        for p in packets:
+            t = flv.ms(p.dts, p.time_base)
+            if self.base is None:
+                if not (p.kind == "video" and p.flv_head):
+                    continue
+                self.base = t
+                pieces.append(p.flv_head)
+            ts = t - self.base
+            if ts < 0:
+                continue
+            pieces += [flv.tag_header(flv.VIDEO if p.kind == "video" else flv.AUDIO, len(p.flv), ts), p.flv,
+                       (11 + len(p.flv)).to_bytes(4, "big")]
+        if not pieces:
+            return
+        n = os.writev(self.fd, pieces)
+        total = sum(map(len, pieces))
+        if n < total:     # a full pipe took part of it: write the rest as one piece
+            _PipeSink(self.fd).write(b"".join(pieces)[n:])
+
+    def close(self) -> None:
         pass
 
 
@@ -75,12 +120,16 @@ class PushOutput(Output):
                          name=f"output-{self.name}-progress").start()
         threading.Thread(target=self._read_stderr, args=(proc, secrets), daemon=True, name=f"output-{self.name}-log").start()
         assert proc.stdin is not None
-        muxer = TsMuxer(_PipeSink(proc.stdin.fileno()), self.templates())
+        fd = proc.stdin.fileno()
+        muxer = FlvWriter(fd) if self.config.kind == "rtmp" else TsMuxer(_PipeSink(fd), self.templates())
         try:
             while not self._stop.is_set() and proc.poll() is None:
-                packet = self.take(0.25)
-                if packet is not None:
-                    muxer.mux(packet)
+                if isinstance(muxer, FlvWriter):
+                    muxer.mux(self.take_all(0.25))
+                else:
+                    packet = self.take(0.25)
+                    if packet is not None:
+                        muxer.mux(packet)
                 if relay is not None and self._session_bytes and time.monotonic() - self.bytes_at > SRT_GIVE_UP_S:
                     # The receiver stopped acknowledging: start over now rather than after
                     # libsrt's 5 s peer-idle timeout, so a returning target is found sooner.
@@ -136,7 +185,8 @@ class PushOutput(Output):
         # SRT's delivery comes from the relay's acknowledgements; RTMP's from what the
         # child wrote less what TCP has not had acknowledged.
         srt, tcp = self.config.kind == "srt", self.config.kind == "rtmp"
-        with os.fdopen(fd, "rb", buffering=0) as f:
+        unacked = UnackedBytes(pid)
+        with os.fdopen(fd, "rb", buffering=0) as f, closing(unacked):
             buf = b""
             while True:
                 chunk = f.read(4096)
@@ -150,7 +200,7 @@ class PushOutput(Output):
                             total = int(line[11:])
                         except ValueError:   # "N/A" before the first write
                             continue
-                        self.delivered(total - (tcp_unacked(pid) if tcp else 0))
+                        self.delivered(total - (unacked.unacked() if tcp else 0))
 
     def _read_stderr(self, proc: subprocess.Popen[bytes], secrets: list[str]) -> None:
         assert proc.stderr is not None
@@ -163,41 +213,6 @@ class PushOutput(Output):
             if any(w in low for w in ("error", "failed", "refused", "timed out", "broken pipe", "connection")):
                 return line.strip()[-200:]
         return None
-
-
-def tcp_unacked(pid: int) -> int:
-    """Bytes the process's TCP sockets hold that their peers have not acknowledged.
-
-    /proc/net/tcp's tx_queue of an established socket is write_seq - snd_una. A
-    target that vanished without a reset (cable, NAT, frozen host) acknowledges
-    nothing, so written-minus-unacknowledged stops growing at once instead of
-    after the kernel's buffer (megabytes, tens of seconds) fills. 0 where /proc
-    cannot tell (not Linux, child gone).
-    """
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return 0
-    inodes: set[str] = set()
-    for fd in fds:
-        try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:       # closed since the listing (the listing's own descriptor, for one)
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
-    unacked = 0
-    for table in ("tcp", "tcp6"):
-        try:
-            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            # sl local rem st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
-            if len(fields) > 9 and fields[3] == "01" and fields[9] in inodes:
-                unacked += int(fields[4].split(":")[0], 16)
-    return unacked
 
 
 KINDS = (
