@@ -785,21 +785,27 @@ class Bench:
         self.log(f"switch: median {statistics.median(lat):.0f} ms, worst {max(lat):.0f} ms; "
                  f"floor median {floor['median_ms']:.0f} ms")
 
+    def _time_flips(self, pub: "ColourPublisher", rx: "FastReceiver", n: int, what: str,
+                    pause_s: float, step_s: float) -> list[float]:
+        """Flip the publisher's colour n times; ms from each flip to the receiver's first frame of it.
+        The pauses vary by `step_s` so flips land at different phases of the frame clock."""
+        wait_until(lambda: rx.sees("red"), 30, message=f"red at the receiver ({what})")
+        time.sleep(0.3 if self.args.quick else 1.0)
+        lat, colour = [], "red"
+        for i in range(n):
+            colour = "blue" if colour == "red" else "red"
+            t = pub.flip(colour)
+            seen = wait_until(lambda: rx.first_after(t, colour), 5, 0.002, message=f"{colour} after flip {i} ({what})")
+            lat.append((seen - t) * 1000)
+            time.sleep(pause_s + (i % 5) * step_s)
+        return lat
+
     def _flips(self, publisher: type["ColourPublisher"], n: int, what: str) -> dict[str, Any]:
         """A publisher flips its colour n times straight into a FastReceiver: latency per flip."""
         rx = FastReceiver(f"rtmp://127.0.0.1:{free_port()}/live/x")
         pub = publisher(rx.url)
-        lat = []
         try:
-            wait_until(lambda: rx.sees("red"), 30, message=f"red at the receiver ({what})")
-            time.sleep(0.3 if self.args.quick else 1.0)
-            colour = "red"
-            for i in range(n):
-                colour = "blue" if colour == "red" else "red"
-                t = pub.flip(colour)
-                seen = wait_until(lambda: rx.first_after(t, colour), 5, 0.002, message=f"{colour} after flip {i} ({what})")
-                lat.append((seen - t) * 1000)
-                time.sleep(0.3 + (i % 5) * 0.037)
+            lat = self._time_flips(pub, rx, n, what, 0.3, 0.037)
         finally:
             pub.stop()
             rx.stop()
@@ -862,17 +868,8 @@ class Bench:
                 pub = ColourPublisher(f"rtmp://127.0.0.1:{cam_port}/live/cam")
             else:
                 pub = ColourPublisher(rx_url)
-            lat = []
             try:
-                wait_until(lambda: rx.sees("red"), 30, message=f"red at the receiver ({via})")
-                time.sleep(0.3 if self.args.quick else 1.0)
-                colour = "red"
-                for i in range(self.args.flips):
-                    colour = "blue" if colour == "red" else "red"
-                    t = pub.flip(colour)
-                    seen = wait_until(lambda: rx.first_after(t, colour), 5, 0.002, message=f"{colour} after flip {i}")
-                    lat.append((seen - t) * 1000)
-                    time.sleep(0.4 + (i % 5) * 0.041)
+                lat = self._time_flips(pub, rx, self.args.flips, via, 0.4, 0.041)
             finally:
                 pub.stop()
                 if show:
