@@ -1284,7 +1284,7 @@ def render_portrait(p: dict[str, Any] | None) -> list[str]:
     canv = so.get("canvases", {})
     fps = " / ".join(f"{name} {_f(c['fps'], 1)} fps, drops {c['encoder_drops']}, encode {_f(c['encode_ms'], 1)} ms, "
                      f"composite {_f(c['composite_ms'], 1)} ms" for name, c in canv.items())
-    return ["## 8. Two canvases: show (c) plus a portrait canvas\n",
+    return ["## 9. Two canvases: show (c) plus a portrait canvas\n",
             "| | stream-ops | FFmpeg (both compositions, two encodes, one process) | ratio |", "|---|---:|---:|---:|",
             f"| {p['title']} | {_f(so['cpu_per_s'])} | {_f(ff['cpu_per_s'])} | {_f(p['ratio'])}× |",
             f"| show (c) alone | {_f(alone['cpu_per_s'])} | | |", "",
