@@ -256,10 +256,17 @@ def test_garbage_on_a_listen_socket_does_not_kill_the_source(tmp_path):
 
     cam_port = free_port()
     show = ShowProcess(tmp_path, show_yaml(cam_port, None, '      r: {kind: file, path: "r.ts"}'))
+    def connect() -> socket.socket | None:
+        # The source's ffmpeg listens once it has started, and again after each garbage
+        # connection made it restart: wait for the listener rather than guess how long that takes.
+        try:
+            return socket.create_connection(("127.0.0.1", cam_port), timeout=5)
+        except ConnectionRefusedError:
+            return None
+
     try:
-        time.sleep(1)
         for payload in (b"\x03" + os.urandom(3000), b"GET / HTTP/1.1\r\n\r\n", os.urandom(20000)):
-            with socket.create_connection(("127.0.0.1", cam_port), timeout=5) as s:
+            with wait_until(connect, 20, message="the source listening again") as s:
                 try:
                     s.sendall(payload)
                     s.settimeout(1)
